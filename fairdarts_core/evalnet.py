@@ -1,0 +1,160 @@
+"""Evaluation networks built from a genotype: CIFAR (C=36, 20 cells) and ImageNet mobile (C=48, 14 cells).
+
+Both genotype styles build through one cell: every node sums its incoming edges. A node with no
+input is ignored, an edge from an ignored node is skipped, and the cell output concatenates the
+computed nodes of its concat list, so threshold-parsed cells with 0 or 1 inputs per node build.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .genotype import Edge, Genotype, GenotypeError, computed_nodes, output_nodes
+from .ops import FactorizedReduce, Identity, ReLUConvBN, build_op
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples of a branch with probability drop_prob, rescaling the rest."""
+    if drop_prob <= 0.0:
+        return x
+    keep = 1.0 - drop_prob
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
+
+
+class EvalCell(nn.Module):
+    def __init__(self, edges: tuple[Edge, ...], concat: tuple[int, ...], c_prev_prev: int, c_prev: int,
+                 c: int, reduction: bool, reduction_prev: bool):
+        super().__init__()
+        self.reduction = reduction
+        if reduction_prev:
+            self.preprocess0 = FactorizedReduce(c_prev_prev, c)
+        else:
+            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        alive = set(computed_nodes(edges, concat)) | {0, 1}
+        # Only edges from and to computed nodes are built: the rest never run.
+        self.edges = tuple((dst, src) for _, dst, src in edges if dst in alive and src in alive)
+        self.ops = nn.ModuleList(
+            build_op(op, c, 2 if reduction and src < 2 else 1)
+            for op, dst, src in edges if dst in alive and src in alive
+        )
+        self.nodes = tuple(sorted(alive - {0, 1}))
+        self.concat = output_nodes(edges, concat)
+        if not self.concat:
+            kind = "reduce" if reduction else "normal"
+            raise GenotypeError(f"the {kind} cell computes none of its output nodes {list(concat)} "
+                                f"(a threshold parse kept no edge): no network can be built")
+        self.multiplier = len(self.concat)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        states = {0: self.preprocess0(s0), 1: self.preprocess1(s1)}
+        for node in self.nodes:
+            total = None
+            for (dst, src), op in zip(self.edges, self.ops):
+                if dst != node:
+                    continue
+                h = op(states[src])
+                if self.training and drop_prob > 0 and not isinstance(op, Identity):
+                    h = drop_path(h, drop_prob)
+                total = h if total is None else total + h
+            states[node] = total
+        return torch.cat([states[n] for n in self.concat], dim=1)
+
+
+class AuxiliaryHead(nn.Sequential):
+    """The DARTS auxiliary classifier: 8x8 input on CIFAR (pool stride 3), 14x14 on ImageNet (stride 2)."""
+
+    def __init__(self, c: int, num_classes: int, pool_stride: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AvgPool2d(5, stride=pool_stride, padding=0, count_include_pad=False),
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+class _CellStack(nn.Module):
+    """Shared body: cells with reductions at 1/3 and 2/3 depth, aux head after the 2/3 cell."""
+
+    def _build_cells(self, genotype: Genotype, c: int, layers: int, c_prev_prev: int, c_prev: int,
+                     reduction_prev: bool) -> int:
+        self.cells = nn.ModuleList()
+        self.aux_index = 2 * layers // 3
+        c_aux = c_prev
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c *= 2
+            edges, concat = genotype.cell("reduce" if reduction else "normal")
+            cell = EvalCell(edges, concat, c_prev_prev, c_prev, c, reduction, reduction_prev)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.multiplier * c
+            if i == self.aux_index:
+                c_aux = c_prev
+        return c_aux, c_prev
+
+    def _run_cells(self, s0: torch.Tensor, s1: torch.Tensor):
+        logits_aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == self.aux_index and self.auxiliary is not None and self.training:
+                logits_aux = self.auxiliary(s1)
+        return s1, logits_aux
+
+
+class NetworkCIFAR(_CellStack):
+    """The DARTS CIFAR evaluation network. forward -> (logits, aux_logits or None)."""
+
+    def __init__(self, genotype: Genotype, init_channels: int = 36, layers: int = 20, num_classes: int = 10,
+                 auxiliary: bool = True, stem_multiplier: int = 3, drop_path_prob: float = 0.0):
+        super().__init__()
+        self.drop_path_prob = drop_path_prob
+        c_stem = stem_multiplier * init_channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        c_aux, c_prev = self._build_cells(genotype, init_channels, layers, c_stem, c_stem, False)
+        self.auxiliary = AuxiliaryHead(c_aux, num_classes, pool_stride=3) if auxiliary else None
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor):
+        s = self.stem(x)
+        out, logits_aux = self._run_cells(s, s)
+        return self.classifier(self.global_pooling(out).flatten(1)), logits_aux
+
+
+class NetworkImageNet(_CellStack):
+    """The DARTS ImageNet mobile-setting network (C=48, 14 cells, 224x224 input)."""
+
+    def __init__(self, genotype: Genotype, init_channels: int = 48, layers: int = 14, num_classes: int = 1000,
+                 auxiliary: bool = True, drop_path_prob: float = 0.0):
+        super().__init__()
+        c = init_channels
+        self.drop_path_prob = drop_path_prob
+        self.stem0 = nn.Sequential(
+            nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(inplace=True),
+            nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c),
+        )
+        self.stem1 = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
+                                   nn.BatchNorm2d(c))
+        c_aux, c_prev = self._build_cells(genotype, c, layers, c, c, True)
+        self.auxiliary = AuxiliaryHead(c_aux, num_classes, pool_stride=2) if auxiliary else None
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor):
+        s0 = self.stem0(x)
+        s1 = self.stem1(s0)
+        out, logits_aux = self._run_cells(s0, s1)
+        return self.classifier(self.global_pooling(out).flatten(1)), logits_aux

@@ -1,0 +1,179 @@
+"""Evaluation training of a genotype's network: SGD + cosine, auxiliary head, drop path, cutout.
+
+`train()` is a generator that yields one record per epoch and checkpoints after each, so a
+resumed run continues to exactly the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .data import Augment, Batches, ImageSet, NO_AUGMENT
+from .evalnet import NetworkCIFAR
+from .genotype import Genotype
+from .metrics import accuracy
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 600
+    batch_size: int = 96
+    eval_batch_size: int = 256
+    learning_rate: float = 0.025
+    learning_rate_min: float = 0.0  # cosine decays to 0, as the published protocol
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    auxiliary_weight: float = 0.4  # 0 turns the auxiliary head off
+    drop_path_prob: float = 0.2  # reached at the last epoch, rising linearly from 0
+    cutout: int = 16
+    autoaugment: bool = False
+    init_channels: int = 36
+    layers: int = 20
+    seed: int = 0
+    train_limit: int = 0  # use only the first N training images (0: all); for smoke runs
+    test_limit: int = 0
+    channels_last: bool = True  # faster on CPU (oneDNN) and on recent GPUs
+    amp: bool = False  # bf16 autocast (CUDA only); weights and losses stay fp32
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "init_channels", "layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.drop_path_prob < 1.0:
+            raise ValueError(f"drop_path_prob must be in [0, 1), got {self.drop_path_prob}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    # The published protocol (CIFAR-10): 600 epochs, batch 96, lr 0.025, C=36, 20 cells.
+    "paper": TrainConfig(),
+    # CPU, bundled digits: C=8, 5 cells, 4 epochs. Measured on 2 cores: see README (train section).
+    "quick": TrainConfig(epochs=4, batch_size=64, init_channels=8, layers=5, learning_rate=0.05, cutout=8,
+                         drop_path_prob=0.1),
+    # Seconds, for tests: a tiny net on 256 images.
+    "smoke": TrainConfig(epochs=2, batch_size=32, init_channels=4, layers=3, train_limit=256, test_limit=128,
+                         cutout=8, drop_path_prob=0.1),
+}
+
+
+def config_from(base: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Apply overrides (None values ignored); unknown keys are an error."""
+    known = {f.name for f in fields(base)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def build_model(genotype: Genotype, config: TrainConfig, num_classes: int, device: torch.device) -> NetworkCIFAR:
+    model = NetworkCIFAR(genotype, config.init_channels, config.layers, num_classes,
+                         auxiliary=config.auxiliary_weight > 0).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches, amp: bool = False) -> tuple[float, float]:
+    """(mean loss, top-1 accuracy %) over one pass of the batches, in eval mode."""
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in batches.epoch(0):
+        with _autocast(x.device, amp):
+            logits, _ = model(x)
+        total_loss += F.cross_entropy(logits.float(), y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += y.numel()
+    return total_loss / seen, 100.0 * correct / seen
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, config: TrainConfig,
+          device: torch.device | str = "cpu", out_dir: str | Path | None = None,
+          resume: bool = False) -> Iterator[dict[str, Any]]:
+    """Train the evaluation network; yield {epoch, lr, train_loss, train_acc, test_loss, test_acc, ...}.
+
+    With out_dir, a checkpoint is written after every epoch to out_dir/checkpoint.pt, and
+    resume=True continues from it.
+    """
+    device = torch.device(device)
+    torch.manual_seed(config.seed)
+    if config.train_limit:
+        train_set = train_set.subset(slice(0, config.train_limit))
+    if config.test_limit:
+        test_set = test_set.subset(slice(0, config.test_limit))
+    model = build_model(genotype, config, train_set.num_classes, device)
+    optimizer = torch.optim.SGD(model.parameters(), config.learning_rate, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs, eta_min=config.learning_rate_min)
+    train_batches = Batches(train_set, config.batch_size, device, Augment(cutout=config.cutout,
+                            autoaugment=config.autoaugment), shuffle=True, seed=config.seed,
+                            channels_last=config.channels_last)
+    test_batches = Batches(test_set, config.eval_batch_size, device, NO_AUGMENT, shuffle=False,
+                           channels_last=config.channels_last)
+    ckpt_path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
+    start = 0
+    if resume and ckpt_path is not None and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path, kind="train")
+        if state["genotype"] != genotype.to_json():
+            raise ValueError(f"checkpoint {ckpt_path} was trained from another genotype")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        start = state["epoch"] + 1
+
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        model.drop_path_prob = config.drop_path_prob * epoch / config.epochs
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        seen = 0
+        for x, y in train_batches.epoch(epoch):
+            with _autocast(device, config.amp):
+                logits, logits_aux = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+            if logits_aux is not None:
+                loss = loss + config.auxiliary_weight * F.cross_entropy(logits_aux.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            loss_sum += loss.detach() * y.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += y.numel()
+        scheduler.step()
+        test_loss, test_acc = evaluate(model, test_batches, config.amp)
+        record = {
+            "epoch": epoch,
+            "lr": lr,
+            "drop_path_prob": model.drop_path_prob,
+            "train_loss": loss_sum.item() / seen,
+            "train_acc": 100.0 * correct.item() / seen,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": time.perf_counter() - began,
+            "images_per_s": seen / (time.perf_counter() - began),
+        }
+        if ckpt_path is not None:
+            save_checkpoint(ckpt_path, {
+                "kind": "train", "epoch": epoch, "genotype": genotype.to_json(), "config": asdict(config),
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": rng_state(),
+            })
+        yield record
