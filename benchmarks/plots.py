@@ -36,14 +36,15 @@ IGNORED_COLOUR = "#b0b0b0"
 
 # Cell drawing geometry, in data units; the cell axes use an equal aspect and INCH_PER_UNIT.
 X_STEP = 2.6  # horizontal distance between consecutive nodes
-Y_INPUT = 1.9  # c_{k-2} sits at +Y_INPUT, c_{k-1} at -Y_INPUT
-Y_ZIGZAG = 0.9  # intermediate nodes alternate between +/- Y_ZIGZAG so that no three line up
+Y_INPUT = 2.1  # c_{k-2} sits at +Y_INPUT, c_{k-1} at -Y_INPUT
+Y_ZIGZAG = 1.05  # intermediate nodes alternate between +/- Y_ZIGZAG so that no three line up
 NODE_RADIUS = 0.36
 INCH_PER_UNIT = 0.62
-LABEL_FONTSIZE = 6.5
+LABEL_FONTSIZE = 7
 CHAR_WIDTH = LABEL_FONTSIZE * 0.62 / 72 / INCH_PER_UNIT  # monospace-ish estimate, data units
 LABEL_HEIGHT = LABEL_FONTSIZE * 1.45 / 72 / INCH_PER_UNIT
-RADS = (0.0, 0.15, -0.15, 0.3, -0.3, 0.45, -0.45, 0.6, -0.6, 0.8, -0.8)  # arc3 curvatures tried
+BENDS = (0.0, 0.25, -0.25, 0.5, -0.5, 0.8, -0.8, 1.1, -1.1)  # sideways offset of an arrow's middle, data units
+LABEL_AT = (0.5, 0.38, 0.62)  # where along its arrow a label may sit
 
 
 # ----- cells ---------------------------------------------------------------------------------
@@ -88,64 +89,86 @@ def node_label(node: int, state: str) -> str:
 
 
 def cell_arrows(genotype: Genotype, cell: str) -> list[dict[str, Any]]:
-    """Every arrow of a cell drawing: op edges then output edges, with the curvature and label box chosen.
+    """Every arrow of a cell drawing, with its curvature and label position chosen.
 
-    Each arrow is {op (None for output edges), src, dst, rad, label_xy, label_size, colour}. Curvatures
-    are picked greedily from RADS so that arrows clear other nodes and labels do not overlap.
+    Each arrow is {op (None for an edge into the output node), src, dst, rad, label_xy, label_size,
+    colour, points}. Arrows are placed greedily, shortest first, each trying every bend in BENDS and
+    label position in LABEL_AT, so that arrows clear other nodes and labels neither overlap nor cover
+    other arrows. Several ops on one (src, dst) pair thus get different bends.
     """
     edges, concat = genotype.cell(cell)
     layout = cell_layout(genotype, cell)
     centres = {node: np.array(info["xy"]) for node, info in layout.items()}
     out = next(node for node, info in layout.items() if info["state"] == "output")
-    alive = set(computed_nodes(edges, concat))
+    wanted = sorted(((op, src, dst) for op, dst, src in edges),
+                    key=lambda e: np.linalg.norm(centres[e[2]] - centres[e[1]]))
+    wanted += [(None, node, out) for node in output_nodes(edges, concat)]
     boxes: list[tuple[np.ndarray, np.ndarray]] = []  # placed labels: (centre, (width, height))
     curves: list[np.ndarray] = []  # sampled points of placed arrows
     arrows = []
-    wanted = [(op, src, dst) for op, dst, src in edges]
-    wanted += [(None, node, out) for node in output_nodes(edges, concat)]
     for op, src, dst in wanted:
+        a, b = centres[src], centres[dst]
         size = np.array([len(op) * CHAR_WIDTH + 0.12, LABEL_HEIGHT]) if op else None
         others = [centres[n] for n in centres if n not in (src, dst)]
-        best = min(RADS, key=lambda rad: _arrow_cost(centres[src], centres[dst], rad, size, others,
-                                                     list(centres.values()), boxes, curves))
-        label_xy = _arc_point(centres[src], centres[dst], best, 0.5)
+        length = np.linalg.norm(b - a)
+        candidates = [(2 * bend / length, t) for bend in BENDS for t in (LABEL_AT if op else (0.5,))]
+        rad, t = min(candidates, key=lambda c: _arrow_cost(a, b, c[0], c[1], size, others,
+                                                           list(centres.values()), boxes, curves))
+        label_xy = _arc_point(a, b, rad, t)
+        points = _arc_points(a, b, rad)
         if size is not None:
             boxes.append((label_xy, size))
-        curves.append(_arc_points(centres[src], centres[dst], best))
-        greyed = src in layout and layout[src]["state"] == "ignored" or (src >= NUM_INPUTS and src not in alive)
-        colour = IGNORED_COLOUR if greyed else (FAMILY_COLOURS[op_family(op)] if op else "dimgray")
-        arrows.append({"op": op, "src": src, "dst": dst, "rad": best, "label_xy": tuple(label_xy),
-                       "label_size": None if size is None else tuple(size), "colour": colour})
+        curves.append(points)
+        colour = IGNORED_COLOUR if layout[src]["state"] == "ignored" else \
+            (FAMILY_COLOURS[op_family(op)] if op else "dimgray")
+        arrows.append({"op": op, "src": src, "dst": dst, "rad": float(rad), "label_xy": tuple(label_xy),
+                       "label_size": None if size is None else tuple(size), "colour": colour,
+                       "points": points})
     return arrows
 
 
 def plot_cells(genotype: Genotype, path: str | Path, title: str | None = None) -> Path:
     """Draw the normal and reduce cells side by side, one labelled arrow per op."""
-    layouts = {cell: cell_layout(genotype, cell) for cell in CELLS}
-    extent = max(max(info["xy"][0] for info in layout.values()) for layout in layouts.values())
-    width = (extent + 2 * NODE_RADIUS + 0.8) * INCH_PER_UNIT
-    height = (2 * Y_INPUT + 2 * NODE_RADIUS + 1.6) * INCH_PER_UNIT
-    fig = _figure((2 * width + 0.4, height + 0.9))
+    cells = {cell: (cell_layout(genotype, cell), cell_arrows(genotype, cell)) for cell in CELLS}
+    low, high = _extent(cells.values())
+    span = high - low
+    fig = _figure((2 * span[0] * INCH_PER_UNIT + 0.3, span[1] * INCH_PER_UNIT + 1.0))
     axes = fig.subplots(1, 2)
-    families = set()
-    any_ignored = False
-    for ax, cell in zip(axes, CELLS):
-        layout = layouts[cell]
-        _draw_cell(ax, layout, cell_arrows(genotype, cell))
-        ax.set_xlim(-NODE_RADIUS - 0.4, extent + NODE_RADIUS + 0.4)
-        ax.set_ylim(-Y_INPUT - NODE_RADIUS - 0.8, Y_INPUT + NODE_RADIUS + 0.8)
+    fig.subplots_adjust(left=0.01, right=0.99, wspace=0.02, bottom=0.8 / (span[1] * INCH_PER_UNIT + 1.0),
+                        top=1 - 0.55 / (span[1] * INCH_PER_UNIT + 1.0))
+    families, any_ignored = set(), False
+    for ax, (cell, (layout, arrows)) in zip(axes, cells.items()):
+        _draw_cell(ax, layout, arrows)
+        ax.set_xlim(low[0], high[0])
+        ax.set_ylim(low[1], high[1])
         ax.set_aspect("equal")
         ax.axis("off")
-        ax.set_title(f"{cell} cell")
-        families |= {op_family(op) for op, _, _ in genotype.cell(cell)[0]}
+        ax.set_title(f"{cell} cell", fontsize=10)
+        families |= {op_family(a["op"]) for a in arrows if a["op"]}
         any_ignored |= any(info["state"] == "ignored" for info in layout.values())
     handles = [Line2D([], [], color=FAMILY_COLOURS[f], lw=2, label=f) for f in FAMILY_COLOURS if f in families]
     if any_ignored:
         handles.append(Line2D([], [], color=IGNORED_COLOUR, lw=2, ls="--", label="ignored"))
+    handles.append(Line2D([], [], color="dimgray", lw=1.2, ls=":", label=r"into $c_{k}$"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=11)
     return _save(fig, path)
+
+
+def _extent(cells: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-left and upper-right corners holding every node, arrow and label of the cells."""
+    points = []
+    for layout, arrows in cells:
+        for info in layout.values():
+            points += [np.array(info["xy"]) - NODE_RADIUS, np.array(info["xy"]) + NODE_RADIUS]
+        for arrow in arrows:
+            points += list(arrow["points"])
+            if arrow["label_size"]:
+                half = np.array(arrow["label_size"]) / 2
+                points += [np.array(arrow["label_xy"]) - half, np.array(arrow["label_xy"]) + half]
+    points = np.array(points)
+    return points.min(axis=0) - 0.15, points.max(axis=0) + 0.15
 
 
 def _draw_cell(ax, layout: Mapping[int, Mapping[str, Any]], arrows: Sequence[Mapping[str, Any]]) -> None:
@@ -171,7 +194,7 @@ def _draw_cell(ax, layout: Mapping[int, Mapping[str, Any]], arrows: Sequence[Map
         if arrow["op"]:
             ax.text(*arrow["label_xy"], arrow["op"], ha="center", va="center", fontsize=LABEL_FONTSIZE,
                     color=arrow["colour"], zorder=5,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9})
 
 
 def _arc_point(a: np.ndarray, b: np.ndarray, rad: float, t: float) -> np.ndarray:
@@ -183,7 +206,7 @@ def _arc_point(a: np.ndarray, b: np.ndarray, rad: float, t: float) -> np.ndarray
 
 def _arc_points(a: np.ndarray, b: np.ndarray, rad: float) -> np.ndarray:
     """Sampled points along an arrow, leaving out the ends hidden under the node circles."""
-    return np.array([_arc_point(a, b, rad, t) for t in np.linspace(0.12, 0.88, 20)])
+    return np.array([_arc_point(a, b, rad, t) for t in np.linspace(0.1, 0.9, 25)])
 
 
 def _in_box(points: np.ndarray, centre: np.ndarray, size: np.ndarray) -> int:
@@ -191,28 +214,31 @@ def _in_box(points: np.ndarray, centre: np.ndarray, size: np.ndarray) -> int:
     return int(np.sum(np.all(np.abs(points - centre) < size / 2, axis=1)))
 
 
-def _arrow_cost(a: np.ndarray, b: np.ndarray, rad: float, size: np.ndarray | None,
+def _arrow_cost(a: np.ndarray, b: np.ndarray, rad: float, t: float, size: np.ndarray | None,
                 others: Sequence[np.ndarray], nodes: Sequence[np.ndarray],
                 boxes: Sequence[tuple[np.ndarray, np.ndarray]], curves: Sequence[np.ndarray]) -> float:
-    """Badness of drawing a->b with curvature rad: grazed nodes, overlapping labels, labels on arrows."""
+    """Badness of drawing a->b with curvature rad and its label at t: grazed nodes, covered labels."""
     points = _arc_points(a, b, rad)
-    cost = abs(rad)  # prefer straight arrows when all else is equal
+    cost = 0.6 * abs(rad) * np.linalg.norm(b - a) + 0.5 * abs(t - 0.5)  # prefer straight, centred
     for centre in others:  # the arrow should keep clear of nodes it does not join
         clearance = np.min(np.linalg.norm(points - centre, axis=1)) - NODE_RADIUS
         cost += 20 * max(0.0, 0.25 - clearance)
     for centre, box in boxes:  # and not run under labels already placed
-        cost += 0.3 * _in_box(points, centre, box)
+        cost += 0.5 * _in_box(points, centre, box)
+    for curve in curves:  # nor run along another arrow
+        gaps = np.linalg.norm(points[:, None, :] - curve[None, :, :], axis=2).min(axis=1)
+        cost += 0.2 * np.sum(gaps < 0.12)
     if size is None:
         return cost
-    label = _arc_point(a, b, rad, 0.5)
+    label = _arc_point(a, b, rad, t)
     for centre, box in boxes:  # labels must not overlap each other
-        overlap = np.clip((size + box) / 2 - np.abs(label - centre), 0, None)
-        cost += 200 * overlap[0] * overlap[1] + (5 if overlap.all() else 0)
+        overlap = np.clip((size + box) / 2 + 0.04 - np.abs(label - centre), 0, None)
+        cost += 200 * overlap[0] * overlap[1] + (8 if overlap.all() else 0)
     for centre in nodes:  # nor cover a node
         nearest = np.clip(centre, label - size / 2, label + size / 2)
-        cost += 10 * max(0.0, NODE_RADIUS + 0.05 - np.linalg.norm(nearest - centre))
+        cost += 20 * max(0.0, NODE_RADIUS + 0.08 - np.linalg.norm(nearest - centre))
     for curve in curves:  # nor sit on another arrow
-        cost += 0.3 * _in_box(curve, label, size)
+        cost += 0.5 * _in_box(curve, label, size)
     return cost
 
 

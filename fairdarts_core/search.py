@@ -69,8 +69,9 @@ class SearchConfig:
 SEARCH_PRESETS: dict[str, SearchConfig] = {
     # Published CIFAR-10 search (variant-specific epochs, batch and learning rates come from the variant).
     "paper": SearchConfig(),
-    # CPU, bundled digits: C=8, 5 cells, 2,000 images, 6 epochs. Measured: see README (search section).
-    "quick": SearchConfig(epochs=6, batch_size=32, init_channels=8, layers=5, train_limit=2000, gap_images=256),
+    # CPU, bundled digits: C=8, 5 cells, 1,024 images (512 + 512), 4 epochs; arch lr x30 (see search_config).
+    # Measured on 2 cores: see README (search section).
+    "quick": SearchConfig(epochs=4, batch_size=32, init_channels=8, layers=5, train_limit=1024, gap_images=256),
     # Seconds, for tests.
     "smoke": SearchConfig(epochs=2, batch_size=16, init_channels=4, layers=3, train_limit=128, gap_images=32),
 }
@@ -85,9 +86,23 @@ def config_from(base: SearchConfig, overrides: dict[str, Any]) -> SearchConfig:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def paper_config(variant: Variant) -> SearchConfig:
-    """The paper preset with the variant's published hyperparameters."""
-    return replace(SEARCH_PRESETS["paper"], **variant.paper_search)
+# The quick and smoke presets take far fewer arch steps than a paper search (quick 56, smoke 8, paper
+# ~10,000): their arch learning rate is the variant's published one times this, so alphas can move at all.
+SHORT_ARCH_LR_FACTOR = {"quick": 30.0, "smoke": 100.0}
+LEARNING_RATE_KEYS = ("learning_rate", "learning_rate_min", "arch_learning_rate")
+
+
+def search_config(preset: str, variant: Variant, overrides: dict[str, Any] | None = None) -> SearchConfig:
+    """A preset for one variant: `paper` takes all of the variant's published hyperparameters,
+    the short presets its learning rates (arch lr scaled by SHORT_ARCH_LR_FACTOR[preset]); then overrides."""
+    if preset not in SEARCH_PRESETS:
+        raise ValueError(f"unknown search preset {preset!r}; valid: {', '.join(SEARCH_PRESETS)}")
+    published = dict(variant.paper_search)
+    if preset != "paper":
+        published = {k: v for k, v in published.items() if k in LEARNING_RATE_KEYS}
+        if "arch_learning_rate" in published:
+            published["arch_learning_rate"] *= SHORT_ARCH_LR_FACTOR[preset]
+    return config_from(replace(SEARCH_PRESETS[preset], **published), overrides or {})
 
 
 def build_supernet(variant: Variant, config: SearchConfig, num_classes: int, device: torch.device) -> SearchNetwork:

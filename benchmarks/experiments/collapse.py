@@ -1,0 +1,54 @@
+"""Collapse: DARTS vs noise DARTS vs FairDARTS (random DARTS as a floor) over seeds: skip connections
+per epoch, discretization gap, final accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..spec import Experiment, Setting
+from .stats import mean_std
+
+NAME = "collapse"
+SEEDS = {"paper": 3, "quick": 3, "smoke": 2}
+
+
+def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+    settings = (Setting("DARTS", "darts"), Setting("noise DARTS", "noisy_darts"), Setting("FairDARTS", "fair_darts"),
+                Setting("random DARTS", "random_darts"))
+    n = seeds or SEEDS[preset]
+    return Experiment(NAME, "Skip-connection collapse across variants", settings, tuple(range(n)),
+                      search_preset=preset, train_preset=preset)
+
+
+def table(trials: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for label in dict.fromkeys(trials["label"]):
+        group = trials[trials["label"] == label]
+        ok = group[group["status"] == "ok"]
+        rows.append({
+            "Variant": label,
+            "Skips normal": mean_std(ok["skips_normal"], 1),
+            "Skips reduce": mean_std(ok["skips_reduce"], 1),
+            "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
+            "FLOPs (M)": mean_std(ok["flops_m"], 0),
+            "Accuracy %": mean_std(ok["test_acc"]),
+            "n": len(ok),
+        })
+    return pd.DataFrame(rows)
+
+
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+    from .. import plots
+
+    search = epochs[epochs["stage"] == "search"]
+    paths = []
+    if not search.empty:
+        frame = search[["epoch", "skip_normal", "skip_reduce", "label"]]
+        paths.append(plots.plot_skip_counts(frame, out / "figures" / "skip_counts.png"))
+    ok = trials[trials["status"] == "ok"]
+    summary = ok.groupby("label", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
+    paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="label", y="acc",
+                                           yerr="acc_std", title="Accuracy after training"))
+    return paths

@@ -1,0 +1,52 @@
+"""Stability: FairDARTS searched with 7 seeds (threshold_sparse, sigma 0.85, w = 10), each genotype
+profiled and trained. Table in the seed's format, one row per seed, then mean +- std and a 95% interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..spec import Experiment, Setting
+from .stats import ci95, mean_std
+
+NAME = "stability"
+SEEDS = {"paper": 7, "quick": 7, "smoke": 2}
+
+
+def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+    n = seeds or SEEDS[preset]
+    return Experiment(NAME, "FairDARTS stability over seeds", (Setting("FairDARTS", "fair_darts"),),
+                      tuple(range(n)), search_preset=preset, train_preset=preset)
+
+
+def table(trials: pd.DataFrame) -> pd.DataFrame:
+    ok = trials[trials["status"] == "ok"].sort_values("seed")
+    rows = [{"Model": f"FairDARTS_seed{int(r.seed)}", "FLOPs": f"{r.flops_m:.0f}M", "Params": f"{r.params_m:.2f}M",
+             "Params with aux": f"{r.params_with_aux_m:.2f}M", "Accuracy %": f"{r.test_acc:.2f}"}
+            for r in ok.itertuples()]
+    for r in trials[trials["status"] != "ok"].itertuples():
+        rows.append({"Model": f"FairDARTS_seed{int(r.seed)}", "FLOPs": "-", "Params": "-", "Params with aux": "-",
+                     "Accuracy %": f"FAILED: {r.error}"})
+    rows.append({"Model": "mean +- std", "FLOPs": mean_std(ok["flops_m"], 1) + "M",
+                 "Params": mean_std(ok["params_m"], 2) + "M", "Params with aux": mean_std(ok["params_with_aux_m"], 2) + "M",
+                 "Accuracy %": mean_std(ok["test_acc"], 2)})
+    rows.append({"Model": "95% interval of the mean", "FLOPs": ci95(ok["flops_m"], 0),
+                 "Params": ci95(ok["params_m"], 2), "Params with aux": ci95(ok["params_with_aux_m"], 2),
+                 "Accuracy %": ci95(ok["test_acc"], 2)})
+    return pd.DataFrame(rows)
+
+
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+    from .. import plots
+
+    ok = trials[trials["status"] == "ok"].copy()
+    ok["model"] = ["seed " + str(int(s)) for s in ok["seed"]]
+    paths = [plots.plot_accuracy_vs_flops(ok, out / "figures" / "accuracy_vs_flops.png", x="flops_m",
+                                          y="test_acc", label="model")]
+    search = epochs[epochs["stage"] == "search"].copy()
+    if not search.empty:
+        search["label"] = "FairDARTS"
+        paths.append(plots.plot_skip_counts(search[["epoch", "skip_normal", "skip_reduce", "label"]],
+                                            out / "figures" / "skip_counts.png"))
+    return paths

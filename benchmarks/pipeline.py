@@ -1,0 +1,162 @@
+"""Search and training runs that write their files: what the CLI and the Ray trials both call.
+
+A run folder holds its files by name (below); a folder that already holds a finished or
+started run is never overwritten unless the run resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from fairdarts_core.data import ImageSet
+from fairdarts_core.genotype import Genotype
+from fairdarts_core.metrics import profile_genotype
+from fairdarts_core.search import SearchConfig, search
+from fairdarts_core.train import TrainConfig, train
+from fairdarts_core.variant import Variant
+
+OnEpoch = Callable[[dict[str, Any]], None]
+
+
+class RunExistsError(ValueError):
+    """The output folder already holds a run and --resume was not given."""
+
+
+def prepare_out_dir(out_dir: str | Path, resume: bool, marker: str = "checkpoint.pt") -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RunExistsError(f"--out {out} is a file, not a folder")
+    if not resume and out.is_dir() and any(out.iterdir()):
+        raise RunExistsError(f"--out {out} already holds files; pass --resume to continue that run "
+                             f"or choose an empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows of flat values to CSV (columns: union of keys, in first-seen order); atomic."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def format_epoch(record: dict[str, Any], total: int, keys: tuple[str, ...]) -> str:
+    parts = [f"epoch {record['epoch'] + 1}/{total}"]
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, float) and not math.isnan(value):
+            parts.append(f"{key} {value:.3f}" if abs(value) < 10 else f"{key} {value:.1f}")
+        elif isinstance(value, int):
+            parts.append(f"{key} {value}")
+    parts.append(f"{record.get('seconds', 0.0):.1f}s")
+    return "  ".join(parts)
+
+
+SEARCH_PROGRESS = ("train_acc", "val_acc", "zero_one_loss", "skip_normal", "near_01", "disc_gap")
+TRAIN_PROGRESS = ("train_loss", "train_acc", "test_acc", "lr")
+
+
+def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_dir: str | Path,
+               device: torch.device | str = "cpu", resume: bool = False, on_epoch: OnEpoch | None = None,
+               figures: bool = True) -> Genotype:
+    """Search and write genotype.json, alphas.json, history.csv, checkpoint.pt and figures/ to out_dir."""
+    out = prepare_out_dir(out_dir, resume)
+    began = time.time()
+    history, weights_history = [], []
+    for record in search(variant, train_set, config, device, out, resume):
+        weights = record.pop("weights")
+        weights_history.append(weights)
+        history.append(record)
+        write_csv(out / "history.csv", history)
+        if on_epoch is not None:
+            on_epoch(dict(record, weights=weights))
+    genotype = Genotype.from_json(history[-1]["genotype"])
+    write_json(out / "genotype.json", genotype.to_dict())
+    write_json(out / "alphas.json", {
+        "variant": variant.name, "options": variant.options(), "activation": variant.activation,
+        "primitives": list(variant.primitives), "normal": weights_history[-1]["normal"],
+        "reduce": weights_history[-1]["reduce"],
+        "history": {k: [w[k] for w in weights_history] for k in ("normal", "reduce")},
+    })
+    write_json(out / "search.json", {"variant": variant.name, "options": variant.options(),
+                                     "config": config.__dict__, "dataset": train_set.name,
+                                     "device": str(device), "wall_seconds": time.time() - began})
+    if figures:
+        draw_search_figures(out)
+    return genotype
+
+
+def draw_search_figures(out: Path) -> list[Path]:
+    """The search figures, drawn from the run's files alone."""
+    import numpy as np
+    import pandas as pd
+
+    from . import plots
+
+    alphas = json.loads((out / "alphas.json").read_text())
+    history = pd.read_csv(out / "history.csv")
+    genotype = Genotype.from_json((out / "genotype.json").read_text())
+    fig = out / "figures"
+    prims = alphas["primitives"]
+    paths = [plots.plot_weight_trajectories(np.asarray(alphas["history"][c]), prims,
+                                            fig / f"weights_{c}.png", cell=c) for c in ("normal", "reduce")]
+    final = {c: np.asarray(alphas[c]) for c in ("normal", "reduce")}
+    paths.append(plots.plot_weight_heatmaps(final, prims, fig / "weights_final.png", alphas["activation"]))
+    paths.append(plots.plot_skip_counts(history, fig / "skip_counts.png"))
+    paths.append(plots.plot_weight_histogram(final, fig / "weights_histogram.png", alphas["activation"]))
+    try:
+        paths.append(plots.plot_cells(genotype, fig / "genotype.png", title=f"{alphas['variant']} genotype"))
+    except ValueError:
+        pass  # an empty cell (threshold parse kept nothing) has nothing to draw
+    return paths
+
+
+def run_train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, config: TrainConfig,
+              out_dir: str | Path, device: torch.device | str = "cpu", resume: bool = False,
+              on_epoch: OnEpoch | None = None) -> dict[str, Any]:
+    """Train and write history.csv, checkpoint.pt and result.json (final accuracy, FLOPs, params)."""
+    out = prepare_out_dir(out_dir, resume)
+    profile = profile_genotype(genotype, num_classes=train_set.num_classes)
+    history_path = out / "history.csv"
+    history: list[dict[str, Any]] = []
+    began = time.time()
+    for record in train(genotype, train_set, test_set, config, device, out, resume):
+        history.append(record)
+        write_csv(history_path, history)
+        if on_epoch is not None:
+            on_epoch(record)
+    last = history[-1] if history else {}
+    result = {
+        "genotype": genotype.to_dict(), "dataset": train_set.name, "config": config.__dict__,
+        "device": str(device), **profile, "test_acc": last.get("test_acc"), "train_acc": last.get("train_acc"),
+        "epochs": config.epochs, "wall_seconds": time.time() - began,
+    }
+    write_json(out / "result.json", result)
+    return result

@@ -1,0 +1,152 @@
+"""Evaluation networks: every published genotype builds and runs; dead nodes; drop path; ImageNet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fairdarts_core.discretize import parse_genotype
+from fairdarts_core.evalnet import EvalCell, NetworkCIFAR, NetworkImageNet, drop_path
+from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
+from fairdarts_core.published import PUBLISHED_GENOTYPES
+
+C, LAYERS = 4, 5  # reductions at cells 1 and 3, auxiliary head after cell 3 (8x8 on 32x32 input)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_GENOTYPES))
+def test_published_genotype_builds_and_runs(name):
+    torch.manual_seed(0)
+    model = NetworkCIFAR(PUBLISHED_GENOTYPES[name], init_channels=C, layers=LAYERS, auxiliary=True)
+    x = torch.randn(2, 3, 32, 32)
+    model.train()
+    logits, aux = model(x)
+    assert logits.shape == (2, 10)
+    assert aux is not None and aux.shape == (2, 10)
+    assert torch.isfinite(logits).all() and torch.isfinite(aux).all()
+    model.eval()
+    with torch.no_grad():
+        logits, aux = model(x)
+    assert logits.shape == (2, 10)
+    assert aux is None
+
+
+def test_no_auxiliary_head_when_off():
+    model = NetworkCIFAR(PUBLISHED_GENOTYPES["DARTS_V2"], init_channels=C, layers=LAYERS, auxiliary=False)
+    assert not any(n.startswith("auxiliary.") for n, _ in model.named_parameters())
+    logits, aux = model.train()(torch.randn(2, 3, 32, 32))
+    assert logits.shape == (2, 10) and aux is None
+
+
+# A threshold parse whose normal cell has isolated nodes: node 3 gets no input, node 4 only one
+# from node 3; the reduce cell keeps two edges on every node.
+def _isolated_genotype() -> Genotype:
+    normal = np.full((14, 7), 0.1)
+    normal[0, 3] = normal[1, 4] = 0.9   # node 2 <- 0, 1
+    normal[8, 2] = 0.9                  # node 4 <- 3 (dead)
+    normal[9, 5] = normal[11, 6] = 0.9  # node 5 <- 0, 2
+    reduce = np.full((14, 7), 0.9)
+    return parse_genotype(normal, reduce, "threshold_sparse", threshold=0.85)
+
+
+def test_isolated_nodes_build_and_cell_width_counts_computed_nodes():
+    g = _isolated_genotype()
+    assert ("skip_connect", 4, 3) in g.normal
+    assert output_nodes(g.normal, g.normal_concat) == (2, 5)
+    assert output_nodes(g.reduce, g.reduce_concat) == (2, 3, 4, 5)
+    torch.manual_seed(0)
+    model = NetworkCIFAR(g, init_channels=C, layers=LAYERS, auxiliary=True)
+    shapes = []
+    hooks = [cell.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape))) for cell in model.cells]
+    logits, aux = model.train()(torch.randn(2, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert logits.shape == (2, 10) and aux.shape == (2, 10)
+    # cell channels C: 4, 8 (reduce), 8, 16 (reduce), 16; normal cells concat 2 nodes, reduce cells 4.
+    assert [s[1] for s in shapes] == [4 * 2, 8 * 4, 8 * 2, 16 * 4, 16 * 2]
+    assert [s[2] for s in shapes] == [32, 16, 16, 8, 8]
+    assert [cell.multiplier for cell in model.cells] == [2, 4, 2, 4, 2]
+    # The dead edge (node 3 -> node 4) is not built.
+    normal_cell = model.cells[0]
+    assert len(normal_cell.ops) == 4
+    assert model.classifier.in_features == 16 * 2
+
+
+def test_cell_computing_none_of_its_outputs_cannot_build():
+    edges = (("sep_conv_3x3", 2, 0), ("skip_connect", 4, 3))
+    with pytest.raises(GenotypeError):
+        EvalCell(edges, (3, 4), 12, 12, C, reduction=False, reduction_prev=False)
+
+
+# ----- drop path -----------------------------------------------------------------------------
+def test_drop_path_zeros_whole_samples_and_rescales_the_rest():
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 4, 4) + 0.5
+    out = drop_path(x, 0.5)
+    dropped = (out == 0).flatten(1).all(dim=1)
+    kept = torch.isclose(out, x / 0.5).flatten(1).all(dim=1)
+    assert bool((dropped | kept).all())  # every sample is either fully dropped or fully kept
+    assert 0 < int(dropped.sum()) < 64
+    assert torch.equal(drop_path(x, 0.0), x)
+
+
+# Each node has exactly one input, so with drop path its output per sample is either 0 or the
+# undropped output / keep. Node 5 is a stride-1 skip connection (Identity): never dropped.
+ONE_INPUT_EDGES = (("sep_conv_3x3", 2, 0), ("dil_conv_3x3", 3, 1), ("max_pool_3x3", 4, 0),
+                   ("skip_connect", 5, 1))
+
+
+def test_drop_path_in_a_cell_only_in_training():
+    torch.manual_seed(0)
+    cell = EvalCell(ONE_INPUT_EDGES, (2, 3, 4, 5), 12, 12, C, reduction=False, reduction_prev=False)
+    s0, s1 = torch.randn(32, 12, 8, 8), torch.randn(32, 12, 8, 8)
+    drop = 0.5
+
+    cell.eval()
+    with torch.no_grad():
+        assert torch.equal(cell(s0, s1, drop), cell(s0, s1, 0.0))
+
+    cell.train()
+    with torch.no_grad():
+        clean = cell(s0, s1, 0.0)
+        torch.manual_seed(1)
+        out = cell(s0, s1, drop)
+    clean_nodes = clean.split(C, dim=1)
+    out_nodes = out.split(C, dim=1)
+    for a, b in zip(clean_nodes[:3], out_nodes[:3]):  # nodes 2, 3, 4
+        zero = (b == 0).flatten(1).all(dim=1)
+        scaled = torch.isclose(b, a / (1 - drop), atol=1e-6).flatten(1).all(dim=1)
+        assert bool((zero | scaled).all())
+        assert 0 < int(zero.sum()) < 32  # some samples dropped, some kept
+    assert torch.equal(out_nodes[3], clean_nodes[3])  # node 5: the skip connection is never dropped
+
+
+def test_network_drop_path_is_inactive_in_eval_mode():
+    torch.manual_seed(0)
+    model = NetworkCIFAR(PUBLISHED_GENOTYPES["FairDARTS_b"], init_channels=C, layers=LAYERS,
+                         drop_path_prob=0.0).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref, _ = model(x)
+        model.drop_path_prob = 0.9
+        out, _ = model(x)
+    assert torch.equal(out, ref)
+    model.train()
+    torch.manual_seed(3)
+    with torch.no_grad():
+        a, _ = model(x)
+        model.drop_path_prob = 0.0
+        b, _ = model(x)
+    assert not torch.allclose(a, b)
+
+
+# ----- ImageNet -------------------------------------------------------------------------------
+def test_imagenet_network_runs_224():
+    torch.manual_seed(0)
+    model = NetworkImageNet(PUBLISHED_GENOTYPES["FairDARTS_a"], init_channels=8, layers=3, auxiliary=True)
+    model.eval()
+    with torch.no_grad():
+        logits, aux = model(torch.randn(1, 3, 224, 224))
+    assert logits.shape == (1, 1000)
+    assert aux is None
+    assert torch.isfinite(logits).all()
