@@ -197,21 +197,23 @@ def _draw_cell(ax, layout: Mapping[int, Mapping[str, Any]], arrows: Sequence[Map
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9})
 
 
-def _arc_point(a: np.ndarray, b: np.ndarray, rad: float, t: float) -> np.ndarray:
-    """Point at parameter t on matplotlib's arc3 quadratic Bezier from a to b (equal aspect axes)."""
+def _arc_point(a: np.ndarray, b: np.ndarray, rad: float, t: Any) -> np.ndarray:
+    """Point(s) at parameter t on matplotlib's arc3 quadratic Bezier from a to b (equal aspect axes)."""
     d = b - a
     control = (a + b) / 2 + rad * np.array([d[1], -d[0]])
-    return (1 - t) ** 2 * a + 2 * t * (1 - t) * control + t ** 2 * b
+    t = np.asarray(t, dtype=float)[..., None]
+    return ((1 - t) ** 2 * a + 2 * t * (1 - t) * control + t ** 2 * b).squeeze()
 
 
 def _arc_points(a: np.ndarray, b: np.ndarray, rad: float) -> np.ndarray:
     """Sampled points along an arrow, leaving out the ends hidden under the node circles."""
-    return np.array([_arc_point(a, b, rad, t) for t in np.linspace(0.1, 0.9, 25)])
+    return _arc_point(a, b, rad, np.linspace(0.1, 0.9, 25))
 
 
-def _in_box(points: np.ndarray, centre: np.ndarray, size: np.ndarray) -> int:
-    """How many points fall inside a label box."""
-    return int(np.sum(np.all(np.abs(points - centre) < size / 2, axis=1)))
+def _in_boxes(points: np.ndarray, centres: np.ndarray, sizes: np.ndarray) -> int:
+    """How many (point, box) pairs have the point inside the box; points (n, 2), boxes (m, 2)."""
+    inside = np.abs(points[:, None, :] - centres[None, :, :]) < sizes[None, :, :] / 2
+    return int(inside.all(axis=2).sum())
 
 
 def _arrow_cost(a: np.ndarray, b: np.ndarray, rad: float, t: float, size: np.ndarray | None,
@@ -220,26 +222,25 @@ def _arrow_cost(a: np.ndarray, b: np.ndarray, rad: float, t: float, size: np.nda
     """Badness of drawing a->b with curvature rad and its label at t: grazed nodes, covered labels."""
     points = _arc_points(a, b, rad)
     cost = 0.6 * abs(rad) * np.linalg.norm(b - a) + 0.5 * abs(t - 0.5)  # prefer straight, centred
-    for centre in others:  # the arrow should keep clear of nodes it does not join
-        clearance = np.min(np.linalg.norm(points - centre, axis=1)) - NODE_RADIUS
-        cost += 20 * max(0.0, 0.25 - clearance)
-    for centre, box in boxes:  # and not run under labels already placed
-        cost += 0.5 * _in_box(points, centre, box)
-    for curve in curves:  # nor run along another arrow
-        gaps = np.linalg.norm(points[:, None, :] - curve[None, :, :], axis=2).min(axis=1)
+    box_xy = np.array([c for c, _ in boxes]).reshape(-1, 2)
+    box_size = np.array([s for _, s in boxes]).reshape(-1, 2)
+    drawn = np.concatenate(curves) if curves else np.empty((0, 2))
+    if others:  # the arrow should keep clear of nodes it does not join
+        clearance = np.linalg.norm(points[:, None, :] - np.array(others)[None], axis=2).min(axis=0) - NODE_RADIUS
+        cost += 20 * np.clip(0.25 - clearance, 0, None).sum()
+    cost += 0.5 * _in_boxes(points, box_xy, box_size)  # nor run under labels already placed
+    if len(drawn):  # nor run along another arrow
+        gaps = np.linalg.norm(points[:, None, :] - drawn[None], axis=2).min(axis=1)
         cost += 0.2 * np.sum(gaps < 0.12)
     if size is None:
-        return cost
+        return float(cost)
     label = _arc_point(a, b, rad, t)
-    for centre, box in boxes:  # labels must not overlap each other
-        overlap = np.clip((size + box) / 2 + 0.04 - np.abs(label - centre), 0, None)
-        cost += 200 * overlap[0] * overlap[1] + (8 if overlap.all() else 0)
-    for centre in nodes:  # nor cover a node
-        nearest = np.clip(centre, label - size / 2, label + size / 2)
-        cost += 20 * max(0.0, NODE_RADIUS + 0.08 - np.linalg.norm(nearest - centre))
-    for curve in curves:  # nor sit on another arrow
-        cost += 0.5 * _in_box(curve, label, size)
-    return cost
+    overlap = np.clip((size + box_size) / 2 + 0.04 - np.abs(label - box_xy), 0, None)  # labels apart
+    cost += 200 * np.sum(overlap[:, 0] * overlap[:, 1]) + 8 * np.sum(overlap.all(axis=1))
+    nearest = np.clip(np.array(nodes), label - size / 2, label + size / 2)  # no label on a node
+    cost += 20 * np.clip(NODE_RADIUS + 0.08 - np.linalg.norm(nearest - np.array(nodes), axis=1), 0, None).sum()
+    cost += 0.5 * _in_boxes(drawn, label[None], size[None])  # nor on another arrow
+    return float(cost)
 
 
 # ----- architecture weights ------------------------------------------------------------------
@@ -280,7 +281,7 @@ def plot_weight_trajectories(history: Any, primitives: Sequence[str], path: str 
 def plot_weight_heatmaps(weights: Mapping[str, Any], primitives: Sequence[str], path: str | Path,
                          activation: str) -> Path:
     """Heatmaps of the final (edges, ops) weights of both cells, values written in each square."""
-    fig = _figure((2 * (1.2 + 0.75 * len(primitives)), 7.0))
+    fig = _figure((2 * (1.2 + 0.75 * len(primitives)), 7.0), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, cell in zip(axes, CELLS):
         values = np.asarray(weights[cell], dtype=float)  # (edges, ops)
@@ -311,7 +312,7 @@ def plot_weight_histogram(weights: Mapping[str, Any], path: str | Path, activati
     cells = [cell for cell in CELLS if cell in weights] or list(weights)
     data = [np.asarray(weights[cell], dtype=float).ravel() for cell in cells]
     ax.hist(data, bins=20, range=(0.0, 1.0), stacked=True, label=cells,
-            color=["tab:blue", "tab:orange", "tab:green", "tab:red"][:len(cells)])
+            color=[f"C{i}" for i in range(len(cells))])
     if activation == "sigmoid":
         for x in (0.1, 0.9):
             ax.axvline(x, color="black", ls="--", lw=1)
@@ -396,9 +397,9 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
 
 
 # ----- helpers -------------------------------------------------------------------------------
-def _figure(size: tuple[float, float]) -> Figure:
+def _figure(size: tuple[float, float], layout: str | None = None) -> Figure:
     """A figure on its own Agg canvas, outside pyplot."""
-    fig = Figure(figsize=size, dpi=DPI)
+    fig = Figure(figsize=size, dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

@@ -195,10 +195,13 @@ def _functional_loss(model: SearchNetwork, variant: Variant, params: dict[str, t
 
 
 def unrolled_arch_grads(model: SearchNetwork, variant: Variant, w_optimizer: torch.optim.SGD,
-                        train_xy: tuple, val_xy: tuple, eta: float) -> tuple[list[torch.Tensor], torch.Tensor]:
+                        train_xy: tuple, val_xy: tuple, eta: float,
+                        hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
     """DARTS second-order hypergradient of L_val(w - eta * dL_train/dw, alpha) w.r.t. alpha.
 
-    The Hessian-vector product is a central finite difference with eps = 0.01 / ||dL_val/dw'||.
+    The Hessian-vector product is a central finite difference with eps = hvp_scale / ||dL_val/dw'||
+    (DARTS: 0.01). ReLU and max-pool kinks make that difference coarse on tiny nets; a small
+    hvp_scale in float64 recovers the exact derivative (the tests do this).
     Returns (grads for the alphas, the val loss at w').
     """
     group = w_optimizer.param_groups[0]
@@ -228,7 +231,7 @@ def unrolled_arch_grads(model: SearchNetwork, variant: Variant, w_optimizer: tor
     d_alpha, d_w = grads[:len(arch_names)], grads[len(arch_names):]
 
     norm = torch.sqrt(sum((g * g).sum() for g in d_w))
-    eps = 0.01 / norm.clamp_min(1e-12)
+    eps = hvp_scale / norm.clamp_min(1e-12)
     implicit = []
     for sign in (1.0, -1.0):
         shifted = {n: (params[n].detach() + sign * eps * g) for n, g in zip(weight_names, d_w)}

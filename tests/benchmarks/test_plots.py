@@ -199,3 +199,9 @@ def test_plot_bar_with_error(tmp_path, yerr):
     path = plots.plot_bar_with_error(frame, tmp_path / "bar.png", "ablation", "accuracy", yerr=yerr,
                                      title="ablation")
     assert_png(path)
+
+
+def test_plot_bar_with_error_accepts_single_seed_nan_std(tmp_path):
+    # a group of one seed has std NaN after groupby().std(): the bar is drawn without an error bar
+    frame = pd.DataFrame({"label": ["one seed", "three seeds"], "acc": [96.0, 97.0], "acc_std": [np.nan, 0.2]})
+    assert_png(plots.plot_bar_with_error(frame, tmp_path / "bar.png", "label", "acc", yerr="acc_std"))

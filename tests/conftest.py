@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny synthetic image sets (unit tests only) and the bundled digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fairdarts_core.data import ImageSet
+
+
+def synthetic_set(n: int = 64, num_classes: int = 10, seed: int = 0) -> ImageSet:
+    """Random uint8 images with random labels: only for shape and plumbing tests, never for results."""
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.uint8)
+    labels = torch.randint(0, num_classes, (n,), generator=gen)
+    return ImageSet(images, labels, num_classes, (0.5,) * 3, (0.25,) * 3, "synthetic")
+
+
+@pytest.fixture(scope="session")
+def tiny_set() -> ImageSet:
+    return synthetic_set()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from fairdarts_core.data import load_digits
+
+    return load_digits()
