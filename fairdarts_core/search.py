@@ -69,9 +69,9 @@ class SearchConfig:
 SEARCH_PRESETS: dict[str, SearchConfig] = {
     # Published CIFAR-10 search (variant-specific epochs, batch and learning rates come from the variant).
     "paper": SearchConfig(),
-    # CPU, bundled digits: C=8, 5 cells, 1,024 images (512 + 512), 4 epochs; arch lr x30 (see search_config).
+    # CPU, bundled digits: C=8, 5 cells, 896 images (448 + 448), 4 epochs; arch lr x30 (see search_config).
     # Measured on 2 cores: see README (search section).
-    "quick": SearchConfig(epochs=4, batch_size=32, init_channels=8, layers=5, train_limit=1024, gap_images=256),
+    "quick": SearchConfig(epochs=4, batch_size=32, init_channels=8, layers=5, train_limit=896, gap_images=256),
     # Seconds, for tests.
     "smoke": SearchConfig(epochs=2, batch_size=16, init_channels=4, layers=3, train_limit=128, gap_images=32),
 }

@@ -15,10 +15,12 @@ SEEDS = {"paper": 3, "quick": 3, "smoke": 2}
 
 
 def build(preset: str, seeds: int | None = None, **_) -> Experiment:
-    settings = (Setting("DARTS", "darts"), Setting("noise DARTS", "noisy_darts"), Setting("FairDARTS", "fair_darts"),
-                Setting("random DARTS", "random_darts"))
+    settings = [Setting("DARTS", "darts"), Setting("noise DARTS", "noisy_darts"), Setting("FairDARTS", "fair_darts")]
+    if preset != "smoke":  # separates the zero-one loss from the sigmoid
+        settings.append(Setting("FairDARTS w=0", "fair_darts", {"zero_one_weight": 0.0}))
+    settings.append(Setting("random DARTS", "random_darts"))
     n = seeds or SEEDS[preset]
-    return Experiment(NAME, "Skip-connection collapse across variants", settings, tuple(range(n)),
+    return Experiment(NAME, "Skip-connection collapse across variants", tuple(settings), tuple(range(n)),
                       search_preset=preset, train_preset=preset)
 
 
@@ -32,6 +34,7 @@ def table(trials: pd.DataFrame) -> pd.DataFrame:
             "Skips normal": mean_std(ok["skips_normal"], 1),
             "Skips reduce": mean_std(ok["skips_reduce"], 1),
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
+            "Near 0/1": mean_std(ok.get("search_near_01", pd.Series(dtype=float)), 2),
             "FLOPs (M)": mean_std(ok["flops_m"], 0),
             "Accuracy %": mean_std(ok["test_acc"]),
             "n": len(ok),
