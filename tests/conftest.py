@@ -16,6 +16,16 @@ def synthetic_set(n: int = 64, num_classes: int = 10, seed: int = 0) -> ImageSet
     return ImageSet(images, labels, num_classes, (0.5,) * 3, (0.25,) * 3, "synthetic")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny shapes gain nothing from intra-op threads, and on a busy 2-core machine spinning OpenMP
+    threads made tests 10-20x slower. Restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_set() -> ImageSet:
     return synthetic_set()

@@ -12,14 +12,6 @@ from fairdarts_core.data import (NO_AUGMENT, Augment, Batches, DataError, ImageS
                                  load_digits, random_crop, search_split)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny shapes gain nothing from intra-op threads; on a busy 2-core machine OpenMP threads
-    # spinning against other processes made these tests 10-20x slower. Restored after each test.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

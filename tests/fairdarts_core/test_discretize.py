@@ -17,14 +17,6 @@ from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
 from fairdarts_core.space import DARTS_PRIMITIVES, EDGES, PRIMITIVES
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny shapes gain nothing from intra-op threads; on a busy 2-core machine OpenMP threads
-    # spinning against other processes made these tests 10-20x slower. Restored after each test.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(7)

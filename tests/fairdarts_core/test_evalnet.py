@@ -12,14 +12,6 @@ from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
 from fairdarts_core.published import PUBLISHED_GENOTYPES
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny shapes gain nothing from intra-op threads; on a busy 2-core machine OpenMP threads
-    # spinning against other processes made these tests 10-20x slower. Restored after each test.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 C, LAYERS = 4, 5  # reductions at cells 1 and 3, auxiliary head after cell 3 (8x8 on 32x32 input)

@@ -10,14 +10,6 @@ from fairdarts_core.metrics import accuracy, count_macs, count_params, profile_g
 from fairdarts_core.published import PUBLISHED_GENOTYPES
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny shapes gain nothing from intra-op threads; on a busy 2-core machine OpenMP threads
-    # spinning against other processes made these tests 10-20x slower. Restored after each test.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # (FLOPs M, params M, which params column the published figure uses), from

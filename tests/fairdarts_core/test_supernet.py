@@ -9,14 +9,6 @@ from fairdarts_core.space import DARTS_PRIMITIVES, PRIMITIVES
 from fairdarts_core.supernet import SearchNetwork
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny shapes gain nothing from intra-op threads; on a busy 2-core machine OpenMP threads
-    # spinning against other processes made these tests 10-20x slower. Restored after each test.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 C, LAYERS = 4, 3  # reductions at cells 1 and 2
