@@ -327,36 +327,52 @@ def plot_weight_histogram(weights: Mapping[str, Any], path: str | Path, activati
 
 
 # ----- training curves and tables ------------------------------------------------------------
-def skip_bands(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std of skip_normal / skip_reduce over rows sharing label and epoch.
+def epoch_bands(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Mean and sample std of each column over rows sharing label and epoch.
 
-    Columns: label, epoch, skip_normal_mean, skip_normal_std, skip_reduce_mean, skip_reduce_std.
-    Without a label column every row gets the label "". A group of one row has std 0.
+    Columns: label, epoch, <col>_mean, <col>_std. Without a label column every row gets the
+    label "". A group of one row has std 0.
     """
     frame = frame if "label" in frame else frame.assign(label="")
-    grouped = frame.groupby(["label", "epoch"], sort=True)[["skip_normal", "skip_reduce"]]
+    grouped = frame.groupby(["label", "epoch"], sort=True)[list(columns)]
     stats = grouped.agg(["mean", "std"]).fillna(0.0)
     stats.columns = [f"{col}_{stat}" for col, stat in stats.columns]
     return stats.reset_index()
 
 
-def plot_skip_counts(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Skip connections in the normal and reduce cell per epoch; per label, mean with a std band."""
-    bands = skip_bands(frame)
+def skip_bands(frame: pd.DataFrame) -> pd.DataFrame:
+    """epoch_bands of skip_normal and skip_reduce."""
+    return epoch_bands(frame, ("skip_normal", "skip_reduce"))
+
+
+def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Path, ylabel: str,
+                     prefix: str = "") -> Path:
+    """Per label, the mean of each column per epoch with a std band (one line style per column)."""
+    from matplotlib.ticker import MaxNLocator
+
+    bands = epoch_bands(frame, columns)
     fig = _figure((6.5, 4.0))
     ax = fig.subplots()
     for i, (label, group) in enumerate(bands.groupby("label", sort=False)):
         colour = f"C{i % 10}"
-        for cell, style in (("normal", "-"), ("reduce", "--")):
-            mean, std = group[f"skip_{cell}_mean"], group[f"skip_{cell}_std"]
-            ax.plot(group["epoch"], mean, color=colour, ls=style, label=f"{label} {cell}".strip())
+        for column, style in zip(columns, ("-", "--", ":", "-.")):
+            mean, std = group[f"{column}_mean"], group[f"{column}_std"]
+            name = column.removeprefix(prefix) if len(columns) > 1 else ""
+            ax.plot(group["epoch"], mean, color=colour, ls=style, label=f"{label} {name}".strip() or column)
             ax.fill_between(group["epoch"], mean - std, mean + std, color=colour, alpha=0.15, lw=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("skip connections in the cell")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_skip_counts(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Skip connections in the normal and reduce cell per epoch; per label, mean with a std band."""
+    return plot_epoch_bands(frame, ("skip_normal", "skip_reduce"), path, "skip connections in the cell",
+                            prefix="skip_")
 
 
 def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flops_m", y: str = "accuracy",

@@ -48,8 +48,12 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]
     search = epochs[epochs["stage"] == "search"]
     paths = []
     if not search.empty:
-        frame = search[["epoch", "skip_normal", "skip_reduce", "label"]]
-        paths.append(plots.plot_skip_counts(frame, out / "figures" / "skip_counts.png"))
+        figures_dir = out / "figures"
+        paths.append(plots.plot_skip_counts(search, figures_dir / "skip_counts.png"))
+        paths.append(plots.plot_epoch_bands(search, ("disc_gap",), figures_dir / "disc_gap.png",
+                                            "discretization gap (accuracy points)"))
+        paths.append(plots.plot_epoch_bands(search, ("near_01",), figures_dir / "near_01.png",
+                                            "fraction of weights within 0.1 of 0 or 1"))
     ok = trials[trials["status"] == "ok"]
     summary = ok.groupby("label", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
     paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="label", y="acc",
