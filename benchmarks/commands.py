@@ -184,6 +184,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = TrainConfig(**state["config"])
     device = _device(args.device)
     _, test_set = _data(args)
+    if config.test_limit:  # the same test images the training run scored
+        test_set = test_set.subset(slice(0, config.test_limit))
     model = build_model(genotype, config, test_set.num_classes, device)
     try:
         model.load_state_dict(state["model"])
@@ -193,7 +195,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                         channels_last=config.channels_last))
     out = {"test_loss": loss, "test_acc": acc, "epoch": int(state["epoch"]) + 1, "dataset": test_set.name}
     print(json.dumps(out) if args.json else f"{args.genotype}: test accuracy {acc:.2f}% (loss {loss:.4f}) on "
-          f"{test_set.name}, checkpoint after epoch {out['epoch']}")
+          f"{test_set.name} ({len(test_set)} images), checkpoint after epoch {out['epoch']}")
     del torch
     return 0
 

@@ -47,6 +47,9 @@ if [ "$DEVICE" = "cpu" ]; then
     # epoch runs: images, test images, batch, C, cells (0: the preset's)
     EPOCH_SIZE=(256 64 4 4 3)
     LIMIT_BENCH=120; LIMIT_COMPILE=120; LIMIT_EPOCH=120
+    # Two OpenMP threads on a busy 2-core machine spin at every op's barrier (30x slower measured):
+    # the dry run checks the plumbing, not the speed, so one thread unless told otherwise.
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
     # inductor needs minutes of C++ code generation on 2 cores: the dry run checks dynamo tracing only.
     export DARTS_BENCH_COMPILE_BACKEND="${DARTS_BENCH_COMPILE_BACKEND:-eager}"
 else
@@ -101,7 +104,7 @@ measure() {
 # Written next to the logs, so the measurement can be rerun by hand.
 EPOCH_PY="$OUT/logs/epoch_run.py"
 cat >"$EPOCH_PY" <<'EOF'
-import json, sys, time
+import json, math, sys, time
 import torch
 from benchmarks.bench import peak_memory_mb, reset_peak_memory, synchronize, synthetic_image_set
 from fairdarts_core.checkpoint import resolve_device
@@ -141,7 +144,8 @@ print(json.dumps({
     "peak_mem_mb": round(peak_memory_mb(device), 1), "what": f"{kind}_epoch", "device": str(device),
     "epoch_seconds": round(seconds, 2), "wall_s": round(wall, 2), "steps": steps, "images": images,
     "batch_size": config.batch_size, "init_channels": config.init_channels, "layers": config.layers, **desc,
-    **{k: v for k, v in record.items() if isinstance(v, (int, float)) and k not in ("seconds", "images_per_s")},
+    **{k: v for k, v in record.items()  # the record's numbers (strict JSON: no NaN)
+       if isinstance(v, (int, float)) and math.isfinite(v) and k not in ("seconds", "images_per_s")},
 }))
 EOF
 

@@ -41,14 +41,12 @@ class Experiment:
         """Every trial as a plain dict (what Ray's grid expands to, in the same order)."""
         return [trial_config(self, s, seed) for s in self.settings for seed in self.seeds]
 
-    def param_space(self, common: dict[str, Any]) -> dict[str, Any]:
-        """A Ray Tune param_space: a grid over settings x seeds, plus the values every trial shares."""
+    def param_space(self, common: dict[str, Any], trials: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A Ray Tune param_space: a grid over the trials (settings x seeds, or the given subset),
+        plus the values every trial shares. The trainable merges `trial` into the config."""
         from ray import tune
 
-        return {**common, "setting": tune.grid_search([setting_dict(s) for s in self.settings]),
-                "seed": tune.grid_search(list(self.seeds)), "experiment": self.name,
-                "search_preset": self.search_preset, "train_preset": self.train_preset,
-                "train_overrides": dict(self.train_overrides)}
+        return {**common, "trial": tune.grid_search(trials if trials is not None else self.trial_configs())}
 
 
 def setting_dict(setting: Setting) -> dict[str, Any]:
@@ -62,7 +60,13 @@ def trial_config(experiment: Experiment, setting: Setting, seed: int) -> dict[st
             "train_overrides": dict(experiment.train_overrides)}
 
 
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A Tune config with its `trial` entry merged in (configs without one pass through)."""
+    return {**config, **config.get("trial", {})}
+
+
 def trial_key(config: dict[str, Any]) -> str:
     """A stable folder name for a trial: label and seed."""
+    config = flat_config(config)
     label = "".join(c if c.isalnum() or c in "-_." else "_" for c in config["setting"]["label"])
     return f"{label}__seed{config['seed']}"

@@ -21,7 +21,7 @@ from fairdarts_core.search import search_config
 from fairdarts_core.train import TRAIN_PRESETS, config_from
 
 from .pipeline import run_search, run_train, write_json
-from .spec import trial_key
+from .spec import flat_config, trial_key
 
 Report = Callable[[dict[str, Any]], None]
 NUMERIC = (int, float)
@@ -112,6 +112,7 @@ def tune_trainable(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable: runs the pipeline in the experiment's work folder."""
     from ray import tune
 
+    config = flat_config(config)
     threads = max(1, int(config.get("cpus_per_trial", 1)))
     torch.set_num_threads(threads)
     work = Path(config["work_root"]) / trial_key(config)

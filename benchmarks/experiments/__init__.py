@@ -30,11 +30,13 @@ def get_experiment(name: str) -> ModuleType:
 def _progress_callback():
     from ray.tune import Callback
 
+    from ..spec import flat_config, trial_key
+
     class Progress(Callback):
         """One line per epoch and per finished trial, instead of Ray's status tables."""
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            cfg = trial.config
+            cfg = flat_config(trial.config)
             name = f"[{cfg['setting']['label']} | seed {cfg['seed']}]"
             stage = result.get("stage")
             if stage in ("search", "train"):
@@ -50,8 +52,9 @@ def _progress_callback():
                       f"{result.get('flops_m', float('nan')):.0f}M FLOPs", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            print(f"[{trial.config['setting']['label']} | seed {trial.config['seed']}] FAILED "
-                  f"(see {Path(trial.config['work_root'])}/.../error.txt)", flush=True)
+            cfg = flat_config(trial.config)
+            print(f"[{cfg['setting']['label']} | seed {cfg['seed']}] FAILED (see {cfg['work_root']}/"
+                  f"{trial_key(cfg)}/error.txt)", flush=True)
 
     return Progress()
 
@@ -89,6 +92,20 @@ def run_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(name: str, storage: Path):
+    from ray import tune
+
+    return tune.RunConfig(name=name, storage_path=str(storage), verbose=0, callbacks=[_progress_callback()],
+                          failure_config=tune.FailureConfig(max_failures=0))
+
+
+def _errors(grid) -> dict[str, str]:
+    """{trial key: last line of its error} for the failed trials of a ResultGrid."""
+    from ..spec import trial_key
+
+    return {trial_key(r.config): str(r.error).strip().splitlines()[-1][:300] for r in grid if r.error is not None}
+
+
 def _run_tune(args: argparse.Namespace, experiment, common: dict, storage: Path) -> dict[str, str]:
     """Fit (or restore) the Tuner; return {trial key: error} for failed trials."""
     import ray
@@ -114,17 +131,19 @@ def _run_tune(args: argparse.Namespace, experiment, common: dict, storage: Path)
                   flush=True)
             tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
         else:
-            tuner = tune.Tuner(
-                trainable, param_space=experiment.param_space(common),
-                run_config=tune.RunConfig(name=experiment.name, storage_path=str(storage), verbose=0,
-                                          callbacks=[_progress_callback()],
-                                          failure_config=tune.FailureConfig(max_failures=0)),
-            )
-        grid = tuner.fit()
-        errors = {}
-        for result in grid:
-            if result.error is not None:
-                errors[trial_key(result.config)] = str(result.error).strip().splitlines()[-1][:300]
+            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common),
+                               run_config=_run_config(experiment.name, storage))
+        errors = _errors(tuner.fit())
+        # Trials Ray counts as finished but whose work folder lost its result (deleted, or a folder
+        # moved between machines) run again in a fresh Tuner; finished ones are never repeated.
+        work_root = Path(common["work_root"])
+        lost = [c for c in experiment.trial_configs()
+                if not (work_root / trial_key(c) / "result.json").is_file() and trial_key(c) not in errors]
+        if lost:
+            print(f"{len(lost)} trial(s) without results: running them again", flush=True)
+            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common, lost),
+                               run_config=_run_config(f"{experiment.name}-rerun-{int(time.time())}", storage))
+            errors.update(_errors(tuner.fit()))
         return errors
     finally:
         ray.shutdown()
