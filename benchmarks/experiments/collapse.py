@@ -37,7 +37,7 @@ def table(trials: pd.DataFrame) -> pd.DataFrame:
             "Near 0/1": mean_std(ok.get("search_near_01", pd.Series(dtype=float)), 2),
             "FLOPs (M)": mean_std(ok["flops_m"], 0),
             "Accuracy %": mean_std(ok["test_acc"]),
-            "n": len(ok),
+            "n": f"{len(ok)}" + (f" ({len(group) - len(ok)} failed)" if len(group) > len(ok) else ""),
         })
     return pd.DataFrame(rows)
 
