@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 EPILOG = """examples:
   darts-bench genotypes                                  published genotypes with FLOPs and params

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +170,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
-
     from fairdarts_core.checkpoint import load_checkpoint
     from fairdarts_core.data import Batches
     from fairdarts_core.train import TrainConfig, build_model, evaluate
@@ -196,7 +193,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = {"test_loss": loss, "test_acc": acc, "epoch": int(state["epoch"]) + 1, "dataset": test_set.name}
     print(json.dumps(out) if args.json else f"{args.genotype}: test accuracy {acc:.2f}% (loss {loss:.4f}) on "
           f"{test_set.name} ({len(test_set)} images), checkpoint after epoch {out['epoch']}")
-    del torch
     return 0
 
 

@@ -19,7 +19,6 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .data import Augment, Batches, ImageSet, NO_AUGMENT
 from .evalnet import NetworkCIFAR
 from .genotype import Genotype
-from .metrics import accuracy
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ def _fair_paper() -> dict[str, Any]:
 @dataclass(frozen=True)
 class FairDARTS(Variant):
     name = "fair_darts"
-    activation = "sigmoid"
 
     parse_method: str = "threshold_sparse"
     zero_one_weight: float = 10.0  # w in CE + w * L01; 0 turns the loss off
