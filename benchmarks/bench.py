@@ -342,7 +342,8 @@ def _train_config(args: argparse.Namespace):
 
     return config_from(TrainConfig(), {"batch_size": args.batch_size, "eval_batch_size": args.batch_size,
                                        "init_channels": args.init_channels, "layers": args.layers,
-                                       "channels_last": not args.reference, "amp": args.amp})
+                                       "channels_last": not args.reference, "fast": not args.reference,
+                                       "amp": args.amp})
 
 
 def _maybe_compile(model: nn.Module, args: argparse.Namespace, meta: dict[str, Any]) -> nn.Module:
@@ -422,14 +423,16 @@ def setup_train(args: argparse.Namespace, device: torch.device) -> Bench:
 def setup_infer(args: argparse.Namespace, device: torch.device) -> Bench:
     from fairdarts_core import PUBLISHED_GENOTYPES, load_genotype
     from fairdarts_core.data import NO_AUGMENT, Batches
+    from fairdarts_core.evalnet import fold_batchnorm, predict
     from fairdarts_core.train import _autocast, build_model
 
     genotype = load_genotype(args.genotype, PUBLISHED_GENOTYPES)
     config = _train_config(args)
     torch.manual_seed(config.seed)
     data = synthetic_image_set(_n_per_split(args), seed=config.seed)
-    model = build_model(genotype, config, data.num_classes, device)
-    model.eval()
+    model = build_model(genotype, config, data.num_classes, device).eval()
+    if config.fast:
+        model = fold_batchnorm(model)
     if args.reference:
         dataset = PILImageDataset(data, reference_transform(data.mean, data.std, augment=False))
         stream = persistent(reference_loader(dataset, config.batch_size, device, shuffle=False))
@@ -449,7 +452,7 @@ def setup_infer(args: argparse.Namespace, device: torch.device) -> Bench:
             def step():
                 x, _ = next(stream)
                 with torch.inference_mode(), _autocast(device, config.amp):
-                    return net(x)[0]
+                    return predict(net, x)
             return step
         data_desc = "Batches (uint8 on device)"
     meta = {"genotype": str(args.genotype), "init_channels": config.init_channels, "layers": config.layers,

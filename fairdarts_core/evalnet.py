@@ -7,27 +7,33 @@ computed nodes of its concat list, so threshold-parsed cells with 0 or 1 inputs 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from .genotype import Edge, Genotype, GenotypeError, computed_nodes, output_nodes
-from .ops import FactorizedReduce, Identity, ReLUConvBN, build_op
+from .ops import FactorizedReduce, Identity, ReLUConvBN, after_leading_relu, build_op, run_tail
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
-    """Zero whole samples of a branch with probability drop_prob, rescaling the rest."""
+    """Zero whole samples of a branch with probability drop_prob, rescaling the rest (one multiply)."""
     if drop_prob <= 0.0:
         return x
     keep = 1.0 - drop_prob
-    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
-    return x * mask / keep
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep).div_(keep)
+    return x * mask
 
 
 class EvalCell(nn.Module):
+    """A cell of fixed edges. fast=True: ops that start with a ReLU share one ReLU of their input
+    state (and run inner ReLUs in place); fast=False runs every op as its own module."""
+
     def __init__(self, edges: tuple[Edge, ...], concat: tuple[int, ...], c_prev_prev: int, c_prev: int,
-                 c: int, reduction: bool, reduction_prev: bool):
+                 c: int, reduction: bool, reduction_prev: bool, fast: bool = True):
         super().__init__()
         self.reduction = reduction
+        self.fast = fast
         if reduction_prev:
             self.preprocess0 = FactorizedReduce(c_prev_prev, c)
         else:
@@ -47,15 +53,26 @@ class EvalCell(nn.Module):
             raise GenotypeError(f"the {kind} cell computes none of its output nodes {list(concat)} "
                                 f"(a threshold parse kept no edge): no network can be built")
         self.multiplier = len(self.concat)
+        self.refresh_tails()
+
+    def refresh_tails(self) -> None:
+        """Recompute each op's modules after its leading ReLU (after its modules were replaced)."""
+        self.tails = [after_leading_relu(op) if self.fast else None for op in self.ops]
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = {0: self.preprocess0(s0), 1: self.preprocess1(s1)}
+        relu_states: dict[int, torch.Tensor] = {}
         for node in self.nodes:
             total = None
-            for (dst, src), op in zip(self.edges, self.ops):
+            for (dst, src), op, tail in zip(self.edges, self.ops, self.tails):
                 if dst != node:
                     continue
-                h = op(states[src])
+                if tail is None:
+                    h = op(states[src])
+                else:
+                    if src not in relu_states:
+                        relu_states[src] = torch.relu(states[src])
+                    h = run_tail(relu_states[src], tail)
                 if self.training and drop_prob > 0 and not isinstance(op, Identity):
                     h = drop_path(h, drop_prob)
                 total = h if total is None else total + h
@@ -88,7 +105,7 @@ class _CellStack(nn.Module):
     """Shared body: cells with reductions at 1/3 and 2/3 depth, aux head after the 2/3 cell."""
 
     def _build_cells(self, genotype: Genotype, c: int, layers: int, c_prev_prev: int, c_prev: int,
-                     reduction_prev: bool) -> int:
+                     reduction_prev: bool, fast: bool = True) -> tuple[int, int]:
         self.cells = nn.ModuleList()
         self.aux_index = 2 * layers // 3
         c_aux = c_prev
@@ -97,7 +114,7 @@ class _CellStack(nn.Module):
             if reduction:
                 c *= 2
             edges, concat = genotype.cell("reduce" if reduction else "normal")
-            cell = EvalCell(edges, concat, c_prev_prev, c_prev, c, reduction, reduction_prev)
+            cell = EvalCell(edges, concat, c_prev_prev, c_prev, c, reduction, reduction_prev, fast)
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.multiplier * c
@@ -118,12 +135,13 @@ class NetworkCIFAR(_CellStack):
     """The DARTS CIFAR evaluation network. forward -> (logits, aux_logits or None)."""
 
     def __init__(self, genotype: Genotype, init_channels: int = 36, layers: int = 20, num_classes: int = 10,
-                 auxiliary: bool = True, stem_multiplier: int = 3, drop_path_prob: float = 0.0):
+                 auxiliary: bool = True, stem_multiplier: int = 3, drop_path_prob: float = 0.0,
+                 fast: bool = True):
         super().__init__()
         self.drop_path_prob = drop_path_prob
         c_stem = stem_multiplier * init_channels
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
-        c_aux, c_prev = self._build_cells(genotype, init_channels, layers, c_stem, c_stem, False)
+        c_aux, c_prev = self._build_cells(genotype, init_channels, layers, c_stem, c_stem, False, fast)
         self.auxiliary = AuxiliaryHead(c_aux, num_classes, pool_stride=3) if auxiliary else None
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
@@ -138,7 +156,7 @@ class NetworkImageNet(_CellStack):
     """The DARTS ImageNet mobile-setting network (C=48, 14 cells, 224x224 input)."""
 
     def __init__(self, genotype: Genotype, init_channels: int = 48, layers: int = 14, num_classes: int = 1000,
-                 auxiliary: bool = True, drop_path_prob: float = 0.0):
+                 auxiliary: bool = True, drop_path_prob: float = 0.0, fast: bool = True):
         super().__init__()
         c = init_channels
         self.drop_path_prob = drop_path_prob
@@ -148,7 +166,7 @@ class NetworkImageNet(_CellStack):
         )
         self.stem1 = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
                                    nn.BatchNorm2d(c))
-        c_aux, c_prev = self._build_cells(genotype, c, layers, c, c, True)
+        c_aux, c_prev = self._build_cells(genotype, c, layers, c, c, True, fast)
         self.auxiliary = AuxiliaryHead(c_aux, num_classes, pool_stride=2) if auxiliary else None
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
@@ -158,3 +176,50 @@ class NetworkImageNet(_CellStack):
         s1 = self.stem1(s0)
         out, logits_aux = self._run_cells(s0, s1)
         return self.classifier(self.global_pooling(out).flatten(1)), logits_aux
+
+
+# Images per forward for CPU inference: 16 keep the activations of a C=36 network in cache, which
+# measured 2.7x the images/s of one batch of 256 on 2 cores (FairDARTS_a; see README, performance).
+CPU_INFERENCE_CHUNK = 16
+
+
+def predict(model: nn.Module, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """Eval-mode logits of x, `chunk` images per forward (default: CPU_INFERENCE_CHUNK on CPU, all at
+    once elsewhere). The outputs are those of one forward: in eval mode images do not interact."""
+    if chunk is None:
+        chunk = CPU_INFERENCE_CHUNK if x.device.type == "cpu" else x.shape[0]
+    return torch.cat([model(part)[0] for part in x.split(max(1, chunk))])
+
+
+def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d, channels: slice = slice(None)) -> None:
+    """Scale conv's output channels by bn's eval-mode affine map (its `channels` part) and add the shift as bias."""
+    std = torch.sqrt(bn.running_var[channels] + bn.eps)
+    scale = (bn.weight[channels] if bn.affine else torch.ones_like(std)) / std
+    shift = (bn.bias[channels] if bn.affine else torch.zeros_like(std)) - bn.running_mean[channels] * scale
+    if conv.bias is not None:
+        shift = shift + conv.bias * scale
+    conv.weight.mul_(scale.view(-1, 1, 1, 1))
+    conv.bias = nn.Parameter(shift.clone())
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An inference copy of an evaluation network with every BatchNorm that follows a conv folded
+    into that conv's weights and bias: the same eval-mode outputs, one op fewer per conv+BN pair."""
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module)
+            for i in range(1, len(children)):
+                if isinstance(children[i], nn.BatchNorm2d) and isinstance(children[i - 1], nn.Conv2d):
+                    _fold_into(children[i - 1], children[i])
+                    module[i] = nn.Identity()
+        elif isinstance(module, FactorizedReduce) and isinstance(module.bn, nn.BatchNorm2d):
+            half = module.conv_1.out_channels
+            _fold_into(module.conv_1, module.bn, slice(0, half))
+            _fold_into(module.conv_2, module.bn, slice(half, None))
+            module.bn = nn.Identity()
+    for module in folded.modules():
+        if isinstance(module, EvalCell):
+            module.refresh_tails()
+    return folded

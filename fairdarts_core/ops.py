@@ -112,6 +112,28 @@ OPS: dict[str, OpBuilder] = {
 }
 
 
+def after_leading_relu(op: nn.Module) -> list[nn.Module] | None:
+    """The modules of `op` after its leading ReLU, flattened (SepConv nests a DilConv); None if no ReLU leads.
+
+    Ops whose input passes through a ReLU first can share one ReLU of that input (fast paths)."""
+    if not isinstance(op, nn.Sequential) or len(op) < 2:
+        return None
+    head = op[0]
+    if isinstance(head, nn.ReLU):
+        return list(op)[1:]
+    inner = after_leading_relu(head)
+    return None if inner is None else inner + list(op)[1:]
+
+
+def run_tail(relu_x: torch.Tensor, tail: list[nn.Module]) -> torch.Tensor:
+    """`tail` applied to an already activated input. Inner ReLUs act in place: their input is a fresh
+    BatchNorm output that autograd does not keep, so this saves one tensor per inner ReLU."""
+    out = relu_x
+    for module in tail:
+        out = torch.relu_(out) if isinstance(module, nn.ReLU) and out is not relu_x else module(out)
+    return out
+
+
 def build_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Module:
     """Build the op `name`; an unknown name is a ValueError that lists the valid ones."""
     try:

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .ops import FactorizedReduce, Identity, ReLUConvBN, build_op
+from .ops import FactorizedReduce, Identity, ReLUConvBN, after_leading_relu, build_op, run_tail
 from .space import EDGES, NUM_INPUTS, NUM_NODES, PRIMITIVES
 
 CELL_TYPES = ("normal", "reduce")
@@ -22,7 +22,8 @@ class MixedOp(nn.Module):
     """All candidate ops of one edge, summed with their weights.
 
     Fast path (default): the conv branches share one ReLU of the input (each op's own ReLU is
-    skipped), and ops with weight exactly 0 still run so gradients reach every alpha.
+    skipped), inner ReLUs and the weighted sum work in place, and ops with weight exactly 0 still
+    run so gradients reach every alpha.
     """
 
     def __init__(self, c: int, stride: int, primitives: Sequence[str], fast: bool = True):
@@ -35,7 +36,7 @@ class MixedOp(nn.Module):
             if "pool" in name:
                 op = nn.Sequential(op, nn.BatchNorm2d(c, affine=False))
             self.ops.append(op)
-            self.tails.append(_after_leading_relu(op))
+            self.tails.append(after_leading_relu(op))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:  # weights: (n_ops,)
         if not self.fast:
@@ -43,26 +44,10 @@ class MixedOp(nn.Module):
         relu_x = torch.relu(x) if any(t is not None for t in self.tails) else None
         total = None
         for i, (op, tail) in enumerate(zip(self.ops, self.tails)):
-            if tail is None:
-                out = op(x)
-            else:
-                out = relu_x
-                for module in tail:
-                    out = module(out)
-            out = weights[i] * out
-            total = out if total is None else total + out
+            out = op(x) if tail is None else run_tail(relu_x, tail)
+            # total is a fresh product no backward keeps, so the sum can grow in place.
+            total = out * weights[i] if total is None else total.addcmul_(out, weights[i])
         return total
-
-
-def _after_leading_relu(op: nn.Module) -> list[nn.Module] | None:
-    """The modules of `op` after its first ReLU, flattened (SepConv nests a DilConv); None if no ReLU leads."""
-    if not isinstance(op, nn.Sequential) or len(op) < 2:
-        return None
-    head = op[0]
-    if isinstance(head, nn.ReLU):
-        return list(op)[1:]
-    inner = _after_leading_relu(head)
-    return None if inner is None else inner + list(op)[1:]
 
 
 class SearchCell(nn.Module):

@@ -153,3 +153,66 @@ def test_imagenet_network_runs_224():
     assert logits.shape == (1, 1000)
     assert aux is None
     assert torch.isfinite(logits).all()
+
+
+def _trained_pair(name: str, channels_last: bool = False):
+    """A plain and a fast network with the same weights, after a few training-mode forwards
+    (so the BatchNorm running statistics are not the identity)."""
+    torch.manual_seed(0)
+    genotype = PUBLISHED_GENOTYPES[name]
+    plain = NetworkCIFAR(genotype, C, LAYERS, 10, fast=False)
+    fast = NetworkCIFAR(genotype, C, LAYERS, 10, fast=True)
+    fast.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        for _ in range(3):
+            x = torch.randn(8, 3, 32, 32) * 2 + 0.5
+            plain(x)
+            fast(x)
+    if channels_last:
+        plain, fast = (m.to(memory_format=torch.channels_last) for m in (plain, fast))
+    return plain, fast
+
+
+@pytest.mark.parametrize("name", ["FairDARTS_a", "DARTS_V2", "PDARTS"])
+def test_fast_cells_equal_plain_cells_in_outputs_and_gradients(name):
+    plain, fast = _trained_pair(name)
+    x = torch.randn(6, 3, 32, 32)
+    y = torch.randint(0, 10, (6,))
+    losses = []
+    for model in (plain, fast):
+        model.train()
+        logits, aux = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, y) + 0.4 * torch.nn.functional.cross_entropy(aux, y)
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    for (n, p), (_, q) in zip(plain.named_parameters(), fast.named_parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5, rtol=1e-4), n
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_folded_batchnorm_gives_the_same_eval_outputs(channels_last):
+    from fairdarts_core.evalnet import fold_batchnorm
+
+    plain, _ = _trained_pair("FairDARTS_b", channels_last)
+    plain.eval()
+    folded = fold_batchnorm(plain)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.cells.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.cells.modules())  # the original is untouched
+    x = torch.randn(5, 3, 32, 32)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.allclose(folded(x)[0], plain(x)[0], atol=1e-5, rtol=1e-4)
+
+
+def test_predict_in_chunks_equals_one_forward():
+    from fairdarts_core.evalnet import predict
+
+    plain, _ = _trained_pair("FairDARTS_a")
+    plain.eval()
+    x = torch.randn(7, 3, 32, 32)
+    with torch.no_grad():
+        whole = plain(x)[0]
+        assert torch.allclose(predict(plain, x, chunk=3), whole, atol=1e-6)
+        assert predict(plain, x).shape == whole.shape
