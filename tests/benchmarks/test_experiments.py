@@ -207,7 +207,7 @@ def test_stability_table(stability_run):
     assert list(table["FLOPs"][:2]) == [f"{f:.0f}M" for f in trials["flops_m"]]
     assert table["Accuracy %"][2] == mean_std(trials["test_acc"], 2)
     low, high = map(float, re.fullmatch(r"\[(\S+), (\S+)\]", table["Accuracy %"][3]).groups())
-    assert low <= trials["test_acc"].mean() <= high
+    assert low - 0.005 <= trials["test_acc"].mean() <= high + 0.005  # the interval is printed to 2 decimals
     epochs = pd.read_csv(stability_run / "epochs.csv")
     assert (epochs["stage"] == "search").sum() == 2 * 2  # smoke search: 2 epochs per seed
 
