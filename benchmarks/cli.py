@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--autoaugment", action="store_true", default=None)
     g.add_argument("--train-limit", type=_nonneg_int)
     g.add_argument("--amp", action="store_true", default=None, help="bf16 autocast on CUDA")
+    g.add_argument("--reference", action="store_true",
+                   help="plain slow path (every op its own ReLU, NCHW, BatchNorm not folded in the tests)")
 
     p = sub.add_parser("evaluate", help="test accuracy of a trained checkpoint")
     p.add_argument("--genotype", required=True, metavar="NAME|FILE")
@@ -191,20 +193,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="redraw an experiment's tables and figures from its files")
     p.add_argument("dir")
 
-    p = sub.add_parser("bench", help="time search / train / inference steps (fast path vs --reference)")
-    p.add_argument("--what", required=True, choices=["search", "train", "infer"])
-    p.add_argument("--variant", default="fair_darts")
-    p.add_argument("--genotype", default="FairDARTS_a", metavar="NAME|FILE")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--init-channels", type=_positive_int)
-    p.add_argument("--layers", type=_positive_int)
-    p.add_argument("--steps", type=_positive_int, default=3)
-    p.add_argument("--warmup", type=_nonneg_int, default=1)
-    p.add_argument("--device", default="cpu")
+    p = sub.add_parser(
+        "bench", help="time search / train / inference steps (fast path vs --reference)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Time one step (median of --steps after --warmup) of the search, the evaluation network's\n"
+                    "training or its inference, on the fast path or, with --reference, on the plain path of the\n"
+                    "official code (Python-sum mixed op, NCHW fp32, DataLoader workers, a new val iterator per\n"
+                    "search step). Synthetic CIFAR-sized images: only speed is measured.",
+        epilog="examples:\n"
+               "  darts-bench bench --what search --variant fair_darts --batch-size 32 --init-channels 16 --layers 8\n"
+               "  darts-bench bench --what search ... --reference     the same step, plain path\n"
+               "  darts-bench bench --what infer --batch-size 256 --json\n"
+               "  bash benchmarks/cpu_perf.sh                          all three, both paths, with ratios")
+    p.add_argument("--what", required=True, choices=["search", "train", "infer"],
+                   help="search: one arch + one weight step with its batches; train: one step of the evaluation "
+                        "network; infer: one eval forward")
+    p.add_argument("--variant", default="fair_darts", help="search variant (default fair_darts)")
+    p.add_argument("--genotype", default="FairDARTS_a", metavar="NAME|FILE",
+                   help="train/infer: a published name or a genotype file (default FairDARTS_a)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    p.add_argument("--init-channels", type=_positive_int, help="default: search C=16, train/infer C=36")
+    p.add_argument("--layers", type=_positive_int, help="default: search 8 cells, train/infer 20 cells")
+    p.add_argument("--steps", type=_positive_int, default=3, help="timed steps (default 3); the median is reported")
+    p.add_argument("--warmup", type=_nonneg_int, default=1, help="untimed steps first (default 1)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--reference", action="store_true", help="the plain computation of the official code")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA; train/infer)")
     p.add_argument("--compile", action="store_true", help="torch.compile the evaluation network (train/infer)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help='last line {"step_ms": median, "images_per_s": ..., "peak_mem_mb": ...} and more')
     return parser
 
 

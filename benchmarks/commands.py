@@ -154,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     genotype = _genotype(args.genotype)
     overrides = {k: getattr(args, k) for k in TRAIN_FLAGS}
     overrides["seed"] = args.seed
+    if args.reference:
+        overrides.update(fast=False, channels_last=False)
     config = config_from(TRAIN_PRESETS[args.preset], overrides)
     device = _device(args.device)
     train_set, test_set = _data(args)

@@ -208,13 +208,30 @@ for what in ("search", "train", "infer"):
         other = results.get(f"bench_{what}_{extra}", {})
         if fast.get("step_ms") and other.get("step_ms"):
             ratios[f"{what}_fast_over_{extra}"] = round(fast["step_ms"] / other["step_ms"], 3)
+# The paper preset's 7-seed stability experiment on this device, from the measured epochs: 7 searches
+# of 50 epochs and 7 trainings of 600 epochs (one trial per GPU at a time), against the published
+# 0.25 GPU-days (6 GPU-hours) per FairDARTS search. Meaningless for the dry run's tiny sizes.
+projection = {}
+search_epoch, train_epoch = results.get("search_epoch", {}), results.get("train_epoch", {})
+if search_epoch.get("epoch_seconds"):
+    per_search_h = 50 * search_epoch["epoch_seconds"] / 3600
+    projection["search_gpu_hours_each"] = round(per_search_h, 2)
+    projection["search_vs_published_6h"] = round(per_search_h / 6.0, 3)
+    projection["stability_searches_gpu_hours"] = round(7 * per_search_h, 1)
+if train_epoch.get("epoch_seconds"):
+    per_train_h = 600 * train_epoch["epoch_seconds"] / 3600
+    projection["train_gpu_hours_each"] = round(per_train_h, 1)
+    projection["stability_trainings_gpu_hours"] = round(7 * per_train_h, 1)
+if len(projection) == 5:
+    projection["stability_total_gpu_hours"] = round(projection["stability_searches_gpu_hours"]
+                                                    + projection["stability_trainings_gpu_hours"], 1)
 summary = {
     "device": device, "gpu_name": gpu_name, "cpu": platform.processor() or platform.machine(),
     "dry_run": dry_run, "torch": torch_version, "seconds": seconds, "budget_s": budget,
-    "ratios": ratios, "failed": failed, "results": results,
+    "ratios": ratios, "projection": projection, "failed": failed, "results": results,
 }
 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-print(json.dumps({k: summary[k] for k in ("device", "gpu_name", "seconds", "ratios", "failed")}))
+print(json.dumps({k: summary[k] for k in ("device", "gpu_name", "seconds", "ratios", "projection", "failed")}))
 EOF
 
 note "done in $((SECONDS - START))s; summary: $OUT/summary.json"

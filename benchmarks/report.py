@@ -140,7 +140,46 @@ def report(out: str | Path) -> list[Path]:
     text = f"**{caption(manifest, trials)}**\n\n{_markdown(table)}\n"
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = module.figures(out, trials, epochs) if (trials["status"] == "ok").any() else []
-    return [out / "table.md", out / "table.csv", *figures]
+    return [out / "table.md", out / "table.csv", *figures, *genotype_figures(out)]
+
+
+def _file_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def genotype_figures(out: Path) -> list[Path]:
+    """From genotypes.jsonl: figures/cells/<setting>_seed<N>.png (both cells of every finished trial)
+    and figures/weights/<setting>.png (the final weights of a searched setting, all seeds pooled)."""
+    from fairdarts_core import Genotype
+
+    from . import plots
+
+    path = out / "genotypes.jsonl"
+    if not path.is_file():
+        return []
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    paths: list[Path] = []
+    pooled: dict[str, dict[str, list]] = {}
+    for entry in entries:
+        if entry.get("status") != "ok" or not entry.get("genotype"):
+            continue
+        name = f"{entry['label']} | seed {entry['seed']}"
+        try:
+            paths.append(plots.plot_cells(Genotype.from_json(entry["genotype"]),
+                                          out / "figures" / "cells" / f"{_file_name(entry['label'])}_seed{entry['seed']}.png",
+                                          title=name))
+        except ValueError:
+            pass  # a cell the threshold parse left empty has nothing to draw
+        weights = entry.get("weights")
+        if weights:
+            group = pooled.setdefault(entry["label"], {"normal": [], "reduce": [], "activation": weights["activation"]})
+            for cell in ("normal", "reduce"):
+                group[cell] += weights[cell]
+    for label, group in pooled.items():
+        paths.append(plots.plot_weight_histogram({"normal": group["normal"], "reduce": group["reduce"]},
+                                                 out / "figures" / "weights" / f"{_file_name(label)}.png",
+                                                 group["activation"]))
+    return paths
 
 
 def _markdown(table: pd.DataFrame) -> str:

@@ -185,5 +185,10 @@ def test_gpu_check_cpu_dry_run(tmp_path):
         assert all(result[k] > 0 for k in bench.RESULT_KEYS), name
     assert summary["results"]["bench_train_compile"]["compiled"] is True
     assert summary["results"]["search_epoch"]["steps"] == 32  # 128 weight-half images / batch 4
+    projection = summary["projection"]
+    assert projection["stability_total_gpu_hours"] == pytest.approx(
+        projection["stability_searches_gpu_hours"] + projection["stability_trainings_gpu_hours"], abs=0.11)
+    assert projection["search_gpu_hours_each"] == pytest.approx(
+        50 * summary["results"]["search_epoch"]["epoch_seconds"] / 3600, abs=0.01)
     assert set(summary["ratios"]) >= {"search_reference_over_fast", "train_reference_over_fast",
                                       "infer_reference_over_fast"}

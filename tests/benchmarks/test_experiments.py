@@ -188,6 +188,13 @@ def test_report_regenerates_identical_tables(request, name):
     assert {p.name for p in written if p.suffix == ".png"} >= FIGURES[name]
     for path in (out / "figures").glob("*.png"):
         assert_png(path)
+    # Every finished trial's cells, and a weight histogram per searched setting.
+    trials = trials_of(out)
+    ok = trials[trials["status"] == "ok"]
+    assert len(list((out / "figures" / "cells").glob("*.png"))) == len(ok)
+    entries = [json.loads(line) for line in (out / "genotypes.jsonl").read_text().splitlines()]
+    searched = {e["label"] for e in entries if e["status"] == "ok" and e.get("weights")}
+    assert len(list((out / "figures" / "weights").glob("*.png"))) == len(searched)
 
 
 def test_report_through_the_cli(capsys, comparison_run):
