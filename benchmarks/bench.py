@@ -491,9 +491,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run one measurement; returns the result dict (RESULT_KEYS first)."""
+    from fairdarts_core.allocator import keep_freed_memory
     from fairdarts_core.checkpoint import resolve_device
 
     _check_args(args)
+    if not args.reference:  # the fast path's allocator setting, as the search / train commands use it
+        keep_freed_memory()
     device = resolve_device(args.device)
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {args.device!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")

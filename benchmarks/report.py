@@ -148,8 +148,9 @@ def _file_name(text: str) -> str:
 
 
 def genotype_figures(out: Path) -> list[Path]:
-    """From genotypes.jsonl: figures/cells/<setting>_seed<N>.png (both cells of every finished trial)
-    and figures/weights/<setting>.png (the final weights of a searched setting, all seeds pooled)."""
+    """From genotypes.jsonl: the cells of every distinct genotype of a finished trial
+    (figures/cells/<setting>.png, or <setting>_seed<N>.png where the seeds found different ones) and
+    the final weights of each searched setting, all seeds pooled (figures/weights/<setting>.png)."""
     from fairdarts_core import Genotype
 
     from . import plots
@@ -158,21 +159,28 @@ def genotype_figures(out: Path) -> list[Path]:
     if not path.is_file():
         return []
     entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = [e for e in entries if e.get("status") == "ok" and e.get("genotype")]
+    distinct: dict[str, set[str]] = {}
+    for entry in entries:
+        distinct.setdefault(entry["label"], set()).add(json.dumps(entry["genotype"], sort_keys=True))
     paths: list[Path] = []
+    drawn: set[str] = set()
     pooled: dict[str, dict[str, list]] = {}
     for entry in entries:
-        if entry.get("status") != "ok" or not entry.get("genotype"):
-            continue
-        name = f"{entry['label']} | seed {entry['seed']}"
-        try:
-            paths.append(plots.plot_cells(Genotype.from_json(entry["genotype"]),
-                                          out / "figures" / "cells" / f"{_file_name(entry['label'])}_seed{entry['seed']}.png",
-                                          title=name))
-        except ValueError:
-            pass  # a cell the threshold parse left empty has nothing to draw
+        label = entry["label"]
+        one = len(distinct[label]) == 1
+        name = _file_name(label) if one else f"{_file_name(label)}_seed{entry['seed']}"
+        if name not in drawn:
+            drawn.add(name)
+            try:
+                paths.append(plots.plot_cells(Genotype.from_json(entry["genotype"]),
+                                              out / "figures" / "cells" / f"{name}.png",
+                                              title=label if one else f"{label} | seed {entry['seed']}"))
+            except ValueError:
+                pass  # a cell the threshold parse left empty has nothing to draw
         weights = entry.get("weights")
         if weights:
-            group = pooled.setdefault(entry["label"], {"normal": [], "reduce": [], "activation": weights["activation"]})
+            group = pooled.setdefault(label, {"normal": [], "reduce": [], "activation": weights["activation"]})
             for cell in ("normal", "reduce"):
                 group[cell] += weights[cell]
     for label, group in pooled.items():
