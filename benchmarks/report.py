@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .pipeline import write_json
-from .spec import Experiment, trial_key
+from .spec import Experiment, safe_name, trial_key
 
 TRIAL_COLUMNS = ("label", "seed", "variant", "options", "status", "error", "flops_m", "params_m",
                  "params_with_aux_m", "test_acc", "train_acc", "skips_normal", "skips_reduce", "search_disc_gap",
@@ -143,10 +143,6 @@ def report(out: str | Path) -> list[Path]:
     return [out / "table.md", out / "table.csv", *figures, *genotype_figures(out)]
 
 
-def _file_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
 def genotype_figures(out: Path) -> list[Path]:
     """From genotypes.jsonl: the cells of every distinct genotype of a finished trial
     (figures/cells/<setting>.png, or <setting>_seed<N>.png where the seeds found different ones) and
@@ -158,8 +154,14 @@ def genotype_figures(out: Path) -> list[Path]:
     path = out / "genotypes.jsonl"
     if not path.is_file():
         return []
-    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    entries = [e for e in entries if e.get("status") == "ok" and e.get("genotype")]
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            entry = json.loads(line) if line.strip() else {}
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} line {number} is not JSON: {err.msg}") from None
+        if entry.get("status") == "ok" and entry.get("genotype"):
+            entries.append(entry)
     distinct: dict[str, set[str]] = {}
     for entry in entries:
         distinct.setdefault(entry["label"], set()).add(json.dumps(entry["genotype"], sort_keys=True))
@@ -169,7 +171,7 @@ def genotype_figures(out: Path) -> list[Path]:
     for entry in entries:
         label = entry["label"]
         one = len(distinct[label]) == 1
-        name = _file_name(label) if one else f"{_file_name(label)}_seed{entry['seed']}"
+        name = safe_name(label) if one else f"{safe_name(label)}_seed{entry['seed']}"
         if name not in drawn:
             drawn.add(name)
             try:
@@ -185,7 +187,7 @@ def genotype_figures(out: Path) -> list[Path]:
                 group[cell] += weights[cell]
     for label, group in pooled.items():
         paths.append(plots.plot_weight_histogram({"normal": group["normal"], "reduce": group["reduce"]},
-                                                 out / "figures" / "weights" / f"{_file_name(label)}.png",
+                                                 out / "figures" / "weights" / f"{safe_name(label)}.png",
                                                  group["activation"]))
     return paths
 

@@ -65,8 +65,12 @@ def flat_config(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, **config.get("trial", {})}
 
 
+def safe_name(text: str) -> str:
+    """`text` as a file name: letters, digits and -_. kept, anything else an underscore."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
 def trial_key(config: dict[str, Any]) -> str:
     """A stable folder name for a trial: label and seed."""
     config = flat_config(config)
-    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in config["setting"]["label"])
-    return f"{label}__seed{config['seed']}"
+    return f"{safe_name(config['setting']['label'])}__seed{config['seed']}"

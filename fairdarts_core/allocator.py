@@ -10,7 +10,6 @@ mmap off and trimming off, freed blocks stay in the heap for the next step. Meas
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
@@ -23,10 +22,8 @@ def keep_freed_memory() -> bool:
     A no-op (False) where the C library is not glibc (macOS, Windows, musl)."""
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library; musl has no mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

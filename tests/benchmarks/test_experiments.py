@@ -387,3 +387,13 @@ def test_second_run_without_resume_is_refused_by_the_cli(capsys, stability_run):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--resume" in lines[0]
     assert snapshot(stability_run) == files
+
+
+def test_report_names_a_corrupt_genotypes_file(stability_run, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(stability_run, out, ignore=shutil.ignore_patterns("ray", "work"))
+    with (out / "genotypes.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "genotypes.jsonl line" in err[0] and "not JSON" in err[0]
