@@ -14,7 +14,9 @@ one (with `torch.cuda.synchronize()` around each on CUDA) and reports the median
 Paths:
   fast (default)  the library's: uint8 tensors on the device sliced and augmented by `Batches`,
                   channels_last, the shared-ReLU mixed op (`SearchNetwork(fast=True)`), gradients of
-                  only what each search step updates; `--amp` (bf16 autocast, CUDA only) and
+                  only what each search step updates; for train / infer the evaluation network's fast
+                  cells (shared and in-place ReLUs, in-place sums) and `fastops.speed_up` (dilated convs
+                  on subsampled input, BatchNorm of odd widths on a 16-float-wide view); `--amp` (bf16 autocast, CUDA only) and
                   `--compile` (torch.compile; a failure is caught, reported and the step runs eager)
                   for train / infer; infer under `torch.inference_mode`.
   --reference     what the official DARTS / FairDARTS code does: NCHW fp32, the plain Python-sum mixed

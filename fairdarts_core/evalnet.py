@@ -16,18 +16,20 @@ from .genotype import Edge, Genotype, GenotypeError, computed_nodes, output_node
 from .ops import FactorizedReduce, Identity, ReLUConvBN, after_leading_relu, build_op, run_tail
 
 
-def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
-    """Zero whole samples of a branch with probability drop_prob, rescaling the rest (one multiply)."""
+def drop_path(x: torch.Tensor, drop_prob: float, inplace: bool = False) -> torch.Tensor:
+    """Zero whole samples of a branch with probability drop_prob, rescaling the rest (one multiply;
+    inplace=True for a fresh x that no backward keeps)."""
     if drop_prob <= 0.0:
         return x
     keep = 1.0 - drop_prob
     mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep).div_(keep)
-    return x * mask
+    return x.mul_(mask) if inplace else x * mask
 
 
 class EvalCell(nn.Module):
     """A cell of fixed edges. fast=True: ops that start with a ReLU share one ReLU of their input
-    state (and run inner ReLUs in place); fast=False runs every op as its own module."""
+    state (and run inner ReLUs in place); fast=False runs every op as its own module.
+    forward(..., activated=True) takes inputs that already went through the preprocessing ReLU."""
 
     def __init__(self, edges: tuple[Edge, ...], concat: tuple[int, ...], c_prev_prev: int, c_prev: int,
                  c: int, reduction: bool, reduction_prev: bool, fast: bool = True):
@@ -58,12 +60,23 @@ class EvalCell(nn.Module):
     def refresh_tails(self) -> None:
         """Recompute each op's modules after its leading ReLU (after its modules were replaced)."""
         self.tails = [after_leading_relu(op) if self.fast else None for op in self.ops]
+        self.preprocess_tails = [after_leading_relu(p) for p in (self.preprocess0, self.preprocess1)]
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
-        states = {0: self.preprocess0(s0), 1: self.preprocess1(s1)}
+    def _preprocess(self, s: torch.Tensor, i: int, activated: bool) -> torch.Tensor:
+        module = self.preprocess0 if i == 0 else self.preprocess1
+        if not activated:
+            return module(s)
+        if isinstance(module, FactorizedReduce):
+            return module.forward_activated(s)
+        return run_tail(s, self.preprocess_tails[i])
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0,
+                activated: bool = False) -> torch.Tensor:
+        states = {0: self._preprocess(s0, 0, activated), 1: self._preprocess(s1, 1, activated)}
         relu_states: dict[int, torch.Tensor] = {}
         for node in self.nodes:
             total = None
+            owned = False  # total is a fresh tensor of this node's, so the sum may grow in place
             for (dst, src), op, tail in zip(self.edges, self.ops, self.tails):
                 if dst != node:
                     continue
@@ -73,9 +86,17 @@ class EvalCell(nn.Module):
                     if src not in relu_states:
                         relu_states[src] = torch.relu(states[src])
                     h = run_tail(relu_states[src], tail)
+                # Every op but the identity returns a fresh tensor that its backward does not keep
+                # (BatchNorm, pooling and zero outputs), so the fast path scales and sums in place.
+                fresh = self.fast and not isinstance(op, Identity)
                 if self.training and drop_prob > 0 and not isinstance(op, Identity):
-                    h = drop_path(h, drop_prob)
-                total = h if total is None else total + h
+                    h = drop_path(h, drop_prob, inplace=fresh)
+                if total is None:
+                    total, owned = h, fresh
+                elif owned:
+                    total.add_(h)
+                else:
+                    total, owned = total + h, self.fast
             states[node] = total
         return torch.cat([states[n] for n in self.concat], dim=1)
 
@@ -97,8 +118,10 @@ class AuxiliaryHead(nn.Sequential):
         )
         self.classifier = nn.Linear(768, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).flatten(1))
+    def forward(self, x: torch.Tensor, activated: bool = False) -> torch.Tensor:
+        """activated=True: x already went through the head's leading ReLU."""
+        h = x if activated else self.features[0](x)
+        return self.classifier(self.features[1:](h).flatten(1))
 
 
 class _CellStack(nn.Module):
@@ -123,11 +146,22 @@ class _CellStack(nn.Module):
         return c_aux, c_prev
 
     def _run_cells(self, s0: torch.Tensor, s1: torch.Tensor):
+        """The cells from the stem's two outputs -> (last cell's output, aux logits or None).
+
+        Fast path: every consumer of a cell's output (the next two cells' preprocessing, the
+        auxiliary head) starts with a ReLU, so each output goes through one ReLU, in place (the cat
+        that made it keeps nothing for backward), and the consumers skip theirs. The last output,
+        which feeds the classifier, stays as it is. s0 and s1 come in activated on that path."""
+        fast = self.fast
         logits_aux = None
+        last = len(self.cells) - 1
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            out = cell(s0, s1, self.drop_path_prob, activated=fast)
+            if fast and i != last:
+                out = torch.relu_(out)
+            s0, s1 = s1, out
             if i == self.aux_index and self.auxiliary is not None and self.training:
-                logits_aux = self.auxiliary(s1)
+                logits_aux = self.auxiliary(s1, activated=fast)
         return s1, logits_aux
 
 
@@ -138,6 +172,7 @@ class NetworkCIFAR(_CellStack):
                  auxiliary: bool = True, stem_multiplier: int = 3, drop_path_prob: float = 0.0,
                  fast: bool = True):
         super().__init__()
+        self.fast = fast
         self.drop_path_prob = drop_path_prob
         c_stem = stem_multiplier * init_channels
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
@@ -148,6 +183,8 @@ class NetworkCIFAR(_CellStack):
 
     def forward(self, x: torch.Tensor):
         s = self.stem(x)
+        if self.fast:
+            s = torch.relu_(s)  # a BatchNorm output: its backward does not need it
         out, logits_aux = self._run_cells(s, s)
         return self.classifier(self.global_pooling(out).flatten(1)), logits_aux
 
@@ -159,6 +196,7 @@ class NetworkImageNet(_CellStack):
                  auxiliary: bool = True, drop_path_prob: float = 0.0, fast: bool = True):
         super().__init__()
         c = init_channels
+        self.fast = fast
         self.drop_path_prob = drop_path_prob
         self.stem0 = nn.Sequential(
             nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(inplace=True),
@@ -173,7 +211,9 @@ class NetworkImageNet(_CellStack):
 
     def forward(self, x: torch.Tensor):
         s0 = self.stem0(x)
-        s1 = self.stem1(s0)
+        s1 = self.stem1(s0)  # stem1 opens with an in-place ReLU: s0 is activated from here on
+        if self.fast:
+            s1 = torch.relu_(s1)
         out, logits_aux = self._run_cells(s0, s1)
         return self.classifier(self.global_pooling(out).flatten(1)), logits_aux
 

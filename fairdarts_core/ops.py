@@ -77,7 +77,10 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
+        return self.forward_activated(self.relu(x))
+
+    def forward_activated(self, x: torch.Tensor) -> torch.Tensor:
+        """forward of an input that already went through the ReLU."""
         # Odd input sizes: the shifted branch is padded so both halves have the same size.
         shifted = x[:, :, 1:, 1:]
         if x.shape[-1] % 2:

@@ -18,6 +18,7 @@ from torch import nn
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data import Augment, Batches, ImageSet, NO_AUGMENT
 from .evalnet import NetworkCIFAR, fold_batchnorm, predict
+from .fastops import speed_up
 from .genotype import Genotype
 
 
@@ -41,7 +42,7 @@ class TrainConfig:
     train_limit: int = 0  # use only the first N training images (0: all); for smoke runs
     test_limit: int = 0
     channels_last: bool = True  # faster on CPU (oneDNN) and on recent GPUs
-    fast: bool = True  # shared ReLUs in the cells; tests with BatchNorm folded into the convs
+    fast: bool = True  # shared ReLUs in the cells, fastops.speed_up; tests with BatchNorm folded into the convs
     amp: bool = False  # bf16 autocast (CUDA only); weights and losses stay fp32
 
     def __post_init__(self) -> None:
@@ -80,6 +81,8 @@ def build_model(genotype: Genotype, config: TrainConfig, num_classes: int, devic
                          auxiliary=config.auxiliary_weight > 0, fast=config.fast).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if config.fast:
+        speed_up(model)
     return model
 
 

@@ -216,3 +216,20 @@ def test_predict_in_chunks_equals_one_forward():
         whole = plain(x)[0]
         assert torch.allclose(predict(plain, x, chunk=3), whole, atol=1e-6)
         assert predict(plain, x).shape == whole.shape
+
+
+def test_fast_imagenet_network_equals_plain_in_outputs_and_gradients():
+    """The fast path activates each cell output once for its consumers, the ImageNet stems included."""
+    torch.manual_seed(0)
+    genotype = PUBLISHED_GENOTYPES["DARTS_V2"]
+    plain = NetworkImageNet(genotype, init_channels=8, layers=3, num_classes=5, auxiliary=False, fast=False)
+    fast = NetworkImageNet(genotype, init_channels=8, layers=3, num_classes=5, auxiliary=False, fast=True)
+    fast.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for model in (plain, fast):
+        logits, _ = model.train()(x)
+        logits.square().sum().backward()
+        grads.append([p.grad for p in model.parameters()])
+    for g0, g1 in zip(*grads):
+        assert torch.allclose(g0, g1, atol=1e-5, rtol=1e-4)
