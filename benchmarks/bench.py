@@ -15,9 +15,9 @@ Paths:
   fast (default)  the library's: uint8 tensors on the device sliced and augmented by `Batches`,
                   channels_last, the shared-ReLU mixed op (`SearchNetwork(fast=True)`), gradients of
                   only what each search step updates; for train / infer the evaluation network's fast
-                  cells (shared and in-place ReLUs, in-place sums) and `fastops.speed_up` (dilated convs
-                  on subsampled input, BatchNorm of odd widths on a 16-float-wide view); `--amp` (bf16 autocast, CUDA only) and
-                  `--compile` (torch.compile; a failure is caught, reported and the step runs eager)
+                  cells (shared and in-place ReLUs, in-place sums) and `fastops.speed_up` (dilated
+                  convs on subsampled input, BatchNorm of odd widths on a 16-float-wide view); `--amp`
+                  (bf16 autocast, CUDA only) and `--compile` (torch.compile; a failure is caught, reported and the step runs eager)
                   for train / infer; infer under `torch.inference_mode`.
   --reference     what the official DARTS / FairDARTS code does: NCHW fp32, the plain Python-sum mixed
                   op (`SearchNetwork(fast=False)`), `loss.backward()` over every parameter in both search
@@ -497,7 +497,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from fairdarts_core.checkpoint import resolve_device
 
     _check_args(args)
-    if not args.reference:  # the fast path's allocator setting, as the search / train commands use it
+    if not args.reference:  # the fast path's allocator setting, as the search / train loops set it
         keep_freed_memory()
     device = resolve_device(args.device)
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

@@ -108,7 +108,6 @@ SEARCH_FLAGS = ("epochs", "batch_size", "learning_rate", "learning_rate_min", "a
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from fairdarts_core.allocator import keep_freed_memory
     from fairdarts_core.search import search_config
     from variants import make_variant
 
@@ -132,8 +131,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     overrides["seed"] = args.seed
     if args.reference:
         overrides.update(fast=False, channels_last=False)
-    else:
-        keep_freed_memory()
     config = search_config(args.preset, variant, overrides)
     train_set, _ = _data(args)
     _say(f"searching: {variant.name} {variant.options()} | preset {args.preset}, {config.epochs} epochs, "
@@ -150,7 +147,6 @@ TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "init_channels", "layers
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fairdarts_core.allocator import keep_freed_memory
     from fairdarts_core.train import TRAIN_PRESETS, config_from
 
     from .pipeline import TRAIN_PROGRESS, format_epoch, run_train
@@ -160,8 +156,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides["seed"] = args.seed
     if args.reference:
         overrides.update(fast=False, channels_last=False)
-    else:
-        keep_freed_memory()
     config = config_from(TRAIN_PRESETS[args.preset], overrides)
     device = _device(args.device)
     train_set, test_set = _data(args)

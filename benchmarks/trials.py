@@ -16,7 +16,6 @@ from typing import Any, Callable
 import torch
 
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, load_genotype, profile_genotype
-from fairdarts_core.allocator import keep_freed_memory
 from fairdarts_core.data import load_dataset
 from fairdarts_core.search import search_config
 from fairdarts_core.train import TRAIN_PRESETS, config_from
@@ -114,7 +113,6 @@ def tune_trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     config = flat_config(config)
-    keep_freed_memory()
     threads = max(1, int(config.get("cpus_per_trial", 1)))
     torch.set_num_threads(threads)
     work = Path(config["work_root"]) / trial_key(config)

@@ -88,8 +88,9 @@ class EvalCell(nn.Module):
                     h = run_tail(relu_states[src], tail)
                 # Every op but the identity returns a fresh tensor that its backward does not keep
                 # (BatchNorm, pooling and zero outputs), so the fast path scales and sums in place.
-                fresh = self.fast and not isinstance(op, Identity)
-                if self.training and drop_prob > 0 and not isinstance(op, Identity):
+                identity = isinstance(op, Identity)
+                fresh = self.fast and not identity
+                if self.training and drop_prob > 0 and not identity:
                     h = drop_path(h, drop_prob, inplace=fresh)
                 if total is None:
                     total, owned = h, fresh

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from .allocator import keep_freed_memory
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data import Augment, Batches, ImageSet, NO_AUGMENT, search_split
 from .discretize import genotype_mask
@@ -244,9 +245,12 @@ def unrolled_arch_grads(model: SearchNetwork, variant: Variant, w_optimizer: tor
 # ----- the loop ---------------------------------------------------------------------------------
 def search(variant: Variant, train_set: ImageSet, config: SearchConfig, device: torch.device | str = "cpu",
            out_dir: str | Path | None = None, resume: bool = False) -> Iterator[dict[str, Any]]:
-    """Search with `variant`; yield one record per epoch (see the module docstring)."""
+    """Search with `variant`; yield one record per epoch (see the module docstring). The fast path
+    (config.fast) sets glibc malloc to keep freed memory for this process (`keep_freed_memory`)."""
     if not variant.searches:
         raise ValueError(f"variant {variant.name} does not search; it samples genotypes")
+    if config.fast:
+        keep_freed_memory()
     device = torch.device(device)
     if config.train_limit:
         train_set = train_set.subset(slice(0, config.train_limit))

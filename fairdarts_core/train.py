@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .allocator import keep_freed_memory
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data import Augment, Batches, ImageSet, NO_AUGMENT
 from .evalnet import NetworkCIFAR, fold_batchnorm, predict
@@ -114,8 +115,11 @@ def train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, config: T
     """Train the evaluation network; yield {epoch, lr, train_loss, train_acc, test_loss, test_acc, ...}.
 
     With out_dir, a checkpoint is written after every epoch to out_dir/checkpoint.pt, and
-    resume=True continues from it.
+    resume=True continues from it. The fast path (config.fast) sets glibc malloc to keep freed
+    memory for this process (`keep_freed_memory`).
     """
+    if config.fast:
+        keep_freed_memory()
     device = torch.device(device)
     torch.manual_seed(config.seed)
     if config.train_limit:
