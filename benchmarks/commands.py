@@ -10,10 +10,15 @@ from typing import Any
 import numpy as np
 
 
-def _genotype(spec: str):
+def _genotype(spec: str, space: str | None = None):
+    """A genotype from a published name, a file or a string; checked against --space when given."""
     from fairdarts_core import PUBLISHED_GENOTYPES, load_genotype
+    from fairdarts_core.spaces import get_space
 
-    return load_genotype(spec, PUBLISHED_GENOTYPES)
+    genotype = load_genotype(spec, PUBLISHED_GENOTYPES)
+    if space is not None:
+        get_space(space).check_genotype(genotype)
+    return genotype
 
 
 def _device(name: str):
@@ -35,11 +40,12 @@ def _say(line: str) -> None:
 def cmd_genotypes(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from fairdarts_core import PUBLISHED_GENOTYPES, profile_genotype
+    from fairdarts_core import PUBLISHED_GENOTYPES
+    from fairdarts_core.metrics import cached_profile
 
     rows = []
     for name, g in PUBLISHED_GENOTYPES.items():
-        prof = profile_genotype(g)
+        prof = cached_profile(g)
         rows.append({"name": name, "style": g.style, "flops_m": round(prof["flops_m"], 1),
                      "params_m": round(prof["params_m"], 3), "params_with_aux_m": round(prof["params_with_aux_m"], 3),
                      "skips_normal": g.skip_count("normal")})
@@ -52,22 +58,23 @@ def cmd_genotypes(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from fairdarts_core import profile_genotype
+    from fairdarts_core.spaces import space_of
 
-    prof = profile_genotype(_genotype(args.genotype), args.init_channels, args.layers, args.num_classes)
+    genotype = _genotype(args.genotype, args.space)
+    space = space_of(genotype)
+    sizes = {k: v for k, v in (("init_channels", args.init_channels), ("layers", args.layers)) if v is not None}
+    prof = space.profile(genotype, num_classes=args.num_classes, **sizes)
     if args.json:
         print(json.dumps(prof))
     else:
-        print(f"{args.genotype}: {prof['flops_m']:.1f}M FLOPs (thop MACs, BN removed), "
-              f"{prof['params_m']:.3f}M params ({prof['params_with_aux_m']:.3f}M with the auxiliary head), "
-              f"C={args.init_channels}, {args.layers} cells")
+        print(f"{args.genotype}: " + space.describe_profile(prof))
     return 0
 
 
-def load_weights(path: str | Path, primitives: str | None) -> tuple[Any, Any, tuple[str, ...]]:
-    """Activated weights from a JSON file or a folder of the official normal_weight.npy / reduce_weight.npy."""
-    from fairdarts_core.space import PRIMITIVES
-
+def load_weights(path: str | Path, primitives: str | None) -> tuple[dict[str, Any], tuple[str, ...] | None, str | None]:
+    """({cell kind: weights}, primitives or None, space or None) from a JSON file (a search's alphas.json:
+    {"normal", "reduce"} or {"cell"}, "primitives", "space") or a folder of the official
+    normal_weight.npy / reduce_weight.npy."""
     path = Path(path)
     prims = tuple(primitives.split(",")) if primitives else None
     if path.is_dir():
@@ -79,46 +86,50 @@ def load_weights(path: str | Path, primitives: str | None) -> tuple[Any, Any, tu
             normal, reduce = (np.load(f, allow_pickle=False) for f in files)
         except ValueError as err:
             raise ValueError(f"cannot read the .npy weights in {path}: {err}") from None
-        return normal, reduce, prims or PRIMITIVES
+        return {"normal": normal, "reduce": reduce}, prims, None
     if not path.is_file():
         raise FileNotFoundError(f"weights {path} is neither a JSON file nor a folder")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"weights file {path} is not valid JSON ({err})") from None
-    if not isinstance(data, dict) or "normal" not in data or "reduce" not in data:
-        raise ValueError(f"weights file {path} must hold an object with 'normal' and 'reduce' matrices")
-    return data["normal"], data["reduce"], prims or tuple(data.get("primitives") or PRIMITIVES)
+    if not isinstance(data, dict):
+        raise ValueError(f"weights file {path} must hold a JSON object")
+    kinds = [k for k in ("normal", "reduce", "cell") if k in data]
+    if not kinds:
+        raise ValueError(f"weights file {path} must hold the matrices 'normal' and 'reduce' (or 'cell')")
+    return {k: data[k] for k in kinds}, prims or (tuple(data["primitives"]) if data.get("primitives") else None), \
+        data.get("space")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from fairdarts_core import parse_genotype
+    from fairdarts_core.spaces import get_space
 
-    normal, reduce, prims = load_weights(args.weights, args.primitives)
-    g = parse_genotype(normal, reduce, args.method, args.threshold, prims)
+    weights, prims, space_name = load_weights(args.weights, args.primitives)
+    space = get_space(args.space or space_name or ("nb201" if "cell" in weights else "darts"))
+    g = space.parse(weights, args.method, args.threshold, prims or space.primitives)
     print(g.to_json() if args.json else g.to_string())
     return 0
 
 
-VARIANT_FLAGS = ("parse_method", "threshold", "zero_one_weight", "zero_one_form", "use_softmax", "with_none",
-                 "noise_type", "noise_mix", "noise_mean", "noise_scale", "noise_start", "noise_t_max",
-                 "noise_schedule", "noise_lambda", "skips", "flops_floor_m", "count")
-SEARCH_FLAGS = ("epochs", "batch_size", "learning_rate", "learning_rate_min", "arch_learning_rate",
-                "init_channels", "layers", "train_limit", "order", "single_level", "hessian_every")
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from fairdarts_core.search import search_config
-    from variants import make_variant
+    from fairdarts_core.spaces import get_space
+    from fairdarts_core.variant import Sampler
+    from variants import METHODS, make_method
 
+    from .options import as_flags, collect, method_options
     from .pipeline import SEARCH_PROGRESS, format_epoch, prepare_out_dir, run_search, write_json
+    from .progress import StepProgress
 
-    options = {k: getattr(args, k) for k in VARIANT_FLAGS if getattr(args, k) is not None}
-    variant = make_variant(args.variant, **options)
+    with as_flags(args.variant_names):
+        method = make_method(args.variant, **method_options(args, args.variant_names, METHODS[args.variant]))
+    overrides = collect(args, args.search_names)
     device = _device(args.device)
-    if not variant.searches:
+    if isinstance(method, Sampler):
+        space = get_space(overrides.get("space", "darts"))
         out = prepare_out_dir(args.out, args.resume)
-        genotypes = variant.sample(args.seed)
+        genotypes = method.sample(overrides.get("seed", 0), space)
         with (out / "genotypes.jsonl").open("w", encoding="utf-8") as fh:
             for g in genotypes:
                 fh.write(g.to_json() + "\n")
@@ -127,46 +138,61 @@ def cmd_search(args: argparse.Namespace) -> int:
             _say(f"random architecture {i}: {g.to_string()}")
         _say(f"wrote {len(genotypes)} genotypes to {out / 'genotypes.jsonl'}")
         return 0
-    overrides = {k: getattr(args, k) for k in SEARCH_FLAGS}
-    overrides["seed"] = args.seed
     if args.reference:
         overrides.update(fast=False, channels_last=False)
-    config = search_config(args.preset, variant, overrides)
+    with as_flags(args.search_names):
+        config = search_config(args.preset, method, overrides)
     train_set, _ = _data(args)
-    _say(f"searching: {variant.name} {variant.options()} | preset {args.preset}, {config.epochs} epochs, "
+    _say(f"searching: {method.describe()} | space {config.space}, preset {args.preset}, {config.epochs} epochs, "
          f"C={config.init_channels}, {config.layers} cells, batch {config.batch_size}, {train_set.name}, {device}")
-    genotype = run_search(variant, train_set, config, args.out, device, args.resume,
-                          on_epoch=lambda r: _say(format_epoch(r, config.epochs, SEARCH_PROGRESS)))
+    progress = StepProgress()
+
+    def on_epoch(record):
+        progress.start(f"epoch {record['epoch'] + 2}/{config.epochs}")
+        _say(format_epoch(record, config.epochs, SEARCH_PROGRESS))
+
+    progress.start(f"epoch 1/{config.epochs}")
+    genotype = run_search(method, train_set, config, args.out, device, args.resume, on_epoch=on_epoch,
+                          on_step=progress)
     _say(f"genotype: {genotype.to_string()}")
     _say(f"wrote {args.out}/genotype.json, alphas.json, history.csv, checkpoint.pt, figures/")
     return 0
 
 
-TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "init_channels", "layers", "drop_path_prob",
-               "auxiliary_weight", "cutout", "autoaugment", "train_limit", "amp")
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from fairdarts_core.train import TRAIN_PRESETS, config_from
+    from fairdarts_core.spaces import space_of
+    from fairdarts_core.train import train_config
 
+    from .options import as_flags, collect
     from .pipeline import TRAIN_PROGRESS, format_epoch, run_train
+    from .progress import StepProgress
 
-    genotype = _genotype(args.genotype)
-    overrides = {k: getattr(args, k) for k in TRAIN_FLAGS}
-    overrides["seed"] = args.seed
+    genotype = _genotype(args.genotype, args.space)
+    space = space_of(genotype)
+    overrides = collect(args, args.train_names)
     if args.reference:
         overrides.update(fast=False, channels_last=False)
-    config = config_from(TRAIN_PRESETS[args.preset], overrides)
     device = _device(args.device)
+    if overrides.get("amp") and device.type != "cuda":
+        _say(f"note: --amp applies on CUDA only; training in fp32 on {device}")
+        overrides["amp"] = False
+    with as_flags(args.train_names):
+        config = train_config(args.preset, space.name, overrides)
     train_set, test_set = _data(args)
     _say(f"training {args.genotype} | preset {args.preset}: {config.epochs} epochs, C={config.init_channels}, "
          f"{config.layers} cells, batch {config.batch_size}, lr {config.learning_rate}, {train_set.name}, {device}")
-    result = run_train(genotype, train_set, test_set, config, args.out, device, args.resume,
-                       on_epoch=lambda r: _say(format_epoch(r, config.epochs, TRAIN_PROGRESS)))
+    progress = StepProgress()
+
+    def on_epoch(record):
+        progress.start(f"epoch {record['epoch'] + 2}/{config.epochs}")
+        _say(format_epoch(record, config.epochs, TRAIN_PROGRESS))
+
+    progress.start(f"epoch 1/{config.epochs}")
+    result = run_train(genotype, train_set, test_set, config, args.out, device, args.resume, on_epoch=on_epoch,
+                       on_step=progress)
     _say(f"{args.genotype}: test accuracy {result['test_acc']:.2f}% on {test_set.name} after {config.epochs} "
-         f"epochs (C={config.init_channels}, {config.layers} cells) | paper-scale network (C=36, 20 cells): "
-         f"{result['flops_m']:.1f}M FLOPs, {result['params_m']:.3f}M params "
-         f"({result['params_with_aux_m']:.3f}M with aux)")
+         f"epochs (C={config.init_channels}, {config.layers} cells) | paper-scale network: "
+         + space.describe_profile(result))
     _say(f"wrote {args.out}/history.csv, result.json, checkpoint.pt")
     return 0
 
@@ -174,9 +200,37 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fairdarts_core.checkpoint import load_checkpoint
     from fairdarts_core.data import Batches
+    from fairdarts_core.official_checkpoint import (LAYOUTS, PAPER_NETWORK, OfficialCheckpointError, checkpoint_epoch,
+                                                    has_auxiliary_head, load_official, official_state_dict,
+                                                    read_checkpoint)
     from fairdarts_core.train import TrainConfig, build_model, evaluate
 
     genotype = _genotype(args.genotype)
+    payload = read_checkpoint(args.checkpoint)  # weights_only; a pickle that needs code is refused
+    official = official_state_dict(payload, args.checkpoint)
+    if official is not None:
+        # The official evaluation: the paper network (C=36, 20 cells; the auxiliary head built when the
+        # checkpoint has one, so that its weights load), BatchNorm in eval mode, batches of 256.
+        config = TrainConfig(init_channels=PAPER_NETWORK["init_channels"], layers=PAPER_NETWORK["layers"],
+                             auxiliary_weight=0.4 if has_auxiliary_head(official) else 0.0)
+        device = _device(args.device)
+        _, test_set = _data(args)
+        model = build_model(genotype, config, test_set.num_classes, device)
+        try:
+            loaded = load_official(model, official, genotype)
+        except OfficialCheckpointError as err:
+            raise OfficialCheckpointError(f"checkpoint {args.checkpoint}: {err}") from None
+        loss, acc = evaluate(model, Batches(test_set, config.eval_batch_size, device, shuffle=False,
+                                            channels_last=config.channels_last))
+        epoch = checkpoint_epoch(payload)
+        out = {"test_loss": loss, "test_acc": acc, "epoch": epoch, "dataset": test_set.name, "official": True,
+               "layout": LAYOUTS[loaded.layout], "unused_keys": len(loaded.unused)}
+        note = f", after epoch {epoch}" if epoch is not None else ""
+        if loaded.unused:
+            note += f"; {len(loaded.unused)} weights of edges from ignored nodes unused, as in the official code"
+        print(json.dumps(out) if args.json else f"{args.genotype}: test accuracy {acc:.2f}% (loss {loss:.4f}) on "
+              f"{test_set.name} ({len(test_set)} images), official checkpoint ({LAYOUTS[loaded.layout]} names{note})")
+        return 0
     state = load_checkpoint(args.checkpoint, kind="train")
     if state.get("genotype") != genotype.to_json():
         raise ValueError(f"checkpoint {args.checkpoint} was trained from another genotype than {args.genotype}")
@@ -190,8 +244,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model.load_state_dict(state["model"])
     except RuntimeError:
         raise ValueError(f"checkpoint {args.checkpoint} does not fit the network of {args.genotype}") from None
+    amp = config.amp and device.type == "cuda"  # the precision it was trained in, where it applies
     loss, acc = evaluate(model, Batches(test_set, config.eval_batch_size, device, shuffle=False,
-                                        channels_last=config.channels_last))
+                                        channels_last=config.channels_last), amp=amp, fast=config.fast)
     out = {"test_loss": loss, "test_acc": acc, "epoch": int(state["epoch"]) + 1, "dataset": test_set.name}
     print(json.dumps(out) if args.json else f"{args.genotype}: test accuracy {acc:.2f}% (loss {loss:.4f}) on "
           f"{test_set.name} ({len(test_set)} images), checkpoint after epoch {out['epoch']}")
@@ -203,13 +258,13 @@ def cmd_plot_cell(args: argparse.Namespace) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out must be a .png path, got {args.out}")
-    path = plot_cells(_genotype(args.genotype), args.out, title=args.genotype)
+    path = plot_cells(_genotype(args.genotype, args.space), args.out, title=args.genotype)
     _say(f"wrote {path}")
     return 0
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from .experiments import run_experiment
+    from .driver import run_experiment
 
     return run_experiment(args)
 
@@ -223,6 +278,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .perf.bench import run_bench
 
     return run_bench(args)

@@ -10,19 +10,21 @@ import csv
 import json
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from fairdarts_core.data import ImageSet
 from fairdarts_core.genotype import Genotype
-from fairdarts_core.metrics import profile_genotype
-from fairdarts_core.search import SearchConfig, search
+from fairdarts_core.spaces import get_space, space_of
+from fairdarts_core.search import ParseSpec, SearchConfig, search
 from fairdarts_core.train import TrainConfig, train
 from fairdarts_core.variant import Variant
 
 OnEpoch = Callable[[dict[str, Any]], None]
+OnStep = Callable[[int, int, int], None]
 
 
 class RunExistsError(ValueError):
@@ -85,29 +87,35 @@ TRAIN_PROGRESS = ("train_loss", "train_acc", "test_acc", "lr")
 
 def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_dir: str | Path,
                device: torch.device | str = "cpu", resume: bool = False, on_epoch: OnEpoch | None = None,
-               figures: bool = True) -> Genotype:
-    """Search and write genotype.json, alphas.json, history.csv, checkpoint.pt and figures/ to out_dir."""
+               figures: bool = True, parses: Sequence[ParseSpec] = (), on_step: OnStep | None = None) -> Genotype:
+    """Search and write genotype.json, alphas.json, history.csv, checkpoint.pt and figures/ to out_dir.
+    Each extra parse setting's per-epoch genotype and indicators become history columns KEY@LABEL."""
     out = prepare_out_dir(out_dir, resume)
     began = time.time()
     history, weights_history = [], []
-    for record in search(variant, train_set, config, device, out, resume):
+    for record in search(variant, train_set, config, device, out, resume, parses=parses, on_step=on_step):
         weights = record.pop("weights")
+        for label, values in record.pop("parses", {}).items():
+            record.update({f"{key}@{label}": value for key, value in values.items()})
         weights_history.append(weights)
         history.append(record)
         write_csv(out / "history.csv", history)
         if on_epoch is not None:
             on_epoch(dict(record, weights=weights))
     genotype = Genotype.from_json(history[-1]["genotype"])
+    space = get_space(config.space)
+    kinds = list(weights_history[-1])
     write_json(out / "genotype.json", genotype.to_dict())
     write_json(out / "alphas.json", {
         "variant": variant.name, "options": variant.options(), "activation": variant.activation,
-        "primitives": list(variant.primitives), "normal": weights_history[-1]["normal"],
-        "reduce": weights_history[-1]["reduce"],
-        "history": {k: [w[k] for w in weights_history] for k in ("normal", "reduce")},
+        "space": space.name, "primitives": list(variant.primitives(space)),
+        **{k: weights_history[-1][k] for k in kinds},
+        "history": {k: [w[k] for w in weights_history] for k in kinds},
     })
-    write_json(out / "search.json", {"variant": variant.name, "options": variant.options(),
-                                     "config": config.__dict__, "dataset": train_set.name,
-                                     "device": str(device), "wall_seconds": time.time() - began})
+    write_json(out / "search.json", {"variant": variant.name, "description": variant.describe(),
+                                     "options": variant.options(), "config": asdict(config),
+                                     "dataset": train_set.name, "device": str(device),
+                                     "wall_seconds": time.time() - began})
     if figures:
         draw_search_figures(out)
     return genotype
@@ -125,11 +133,16 @@ def draw_search_figures(out: Path) -> list[Path]:
     genotype = Genotype.from_json((out / "genotype.json").read_text())
     fig = out / "figures"
     prims = alphas["primitives"]
-    paths = [plots.plot_weight_trajectories(np.asarray(alphas["history"][c]), prims,
-                                            fig / f"weights_{c}.png", cell=c) for c in ("normal", "reduce")]
-    final = {c: np.asarray(alphas[c]) for c in ("normal", "reduce")}
-    paths.append(plots.plot_weight_heatmaps(final, prims, fig / "weights_final.png", alphas["activation"]))
-    paths.append(plots.plot_skip_counts(history, fig / "skip_counts.png"))
+    space = get_space(alphas.get("space", "darts"))
+    kinds = list(alphas["history"])
+    stage = history["stage"].tolist() if "stage" in history else []
+    starts = [e for e in range(1, len(stage)) if stage[e] != stage[e - 1]]
+    paths = [plots.plot_weight_trajectories(np.asarray(alphas["history"][c]), prims, fig / f"weights_{c}.png",
+                                            cell=c, edges=space.edges, stage_starts=starts) for c in kinds]
+    final = {c: np.asarray(alphas[c]) for c in kinds}
+    paths.append(plots.plot_weight_heatmaps(final, prims, fig / "weights_final.png", alphas["activation"],
+                                            edges=space.edges))
+    paths.append(plots.plot_skip_counts(history, fig / "skip_counts.png", one_cell=len(kinds) == 1))
     paths.append(plots.plot_weight_histogram(final, fig / "weights_histogram.png", alphas["activation"]))
     try:
         paths.append(plots.plot_cells(genotype, fig / "genotype.png", title=f"{alphas['variant']} genotype"))
@@ -140,21 +153,21 @@ def draw_search_figures(out: Path) -> list[Path]:
 
 def run_train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, config: TrainConfig,
               out_dir: str | Path, device: torch.device | str = "cpu", resume: bool = False,
-              on_epoch: OnEpoch | None = None) -> dict[str, Any]:
+              on_epoch: OnEpoch | None = None, on_step: OnStep | None = None) -> dict[str, Any]:
     """Train and write history.csv, checkpoint.pt and result.json (final accuracy, FLOPs, params)."""
     out = prepare_out_dir(out_dir, resume)
-    profile = profile_genotype(genotype, num_classes=train_set.num_classes)
+    profile = space_of(genotype).profile(genotype, num_classes=train_set.num_classes)
     history_path = out / "history.csv"
     history: list[dict[str, Any]] = []
     began = time.time()
-    for record in train(genotype, train_set, test_set, config, device, out, resume):
+    for record in train(genotype, train_set, test_set, config, device, out, resume, on_step=on_step):
         history.append(record)
         write_csv(history_path, history)
         if on_epoch is not None:
             on_epoch(record)
     last = history[-1] if history else {}
     result = {
-        "genotype": genotype.to_dict(), "dataset": train_set.name, "config": config.__dict__,
+        "genotype": genotype.to_dict(), "dataset": train_set.name, "config": asdict(config),
         "device": str(device), **profile, "test_acc": last.get("test_acc"), "train_acc": last.get("train_acc"),
         "epochs": config.epochs, "wall_seconds": time.time() - began,
     }

@@ -1,12 +1,17 @@
 """Experiment files: collect trial folders into trials.csv / epochs.csv / genotypes.jsonl, write the
-manifest, and draw tables and figures from those files alone (`darts-bench report DIR`)."""
+manifest, and draw tables, figures and the folder's README from those files alone (`darts-bench
+report DIR`).
+
+trials.csv has one row per (setting, parse, seed); `row` names the table row ("setting | parse").
+A results folder may hold notes.md, written by a person after looking at the numbers: what the study
+shows and what it does not. The README quotes it under the table.
+"""
 
 from __future__ import annotations
 
 import json
 import platform
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -14,12 +19,13 @@ from typing import Any
 import pandas as pd
 
 from .pipeline import write_json
-from .spec import Experiment, safe_name, trial_key
+from .spec import Experiment, row_name, safe_name, trial_key
 
-TRIAL_COLUMNS = ("label", "seed", "variant", "options", "status", "error", "flops_m", "params_m",
-                 "params_with_aux_m", "test_acc", "train_acc", "skips_normal", "skips_reduce", "search_disc_gap",
-                 "search_near_01", "dataset", "train_channels", "train_layers", "train_epochs", "train_batch_size",
-                 "train_lr", "train_drop_path")
+TRIAL_COLUMNS = ("row", "label", "parse", "seed", "variant", "options", "space", "status", "error", "trained_as",
+                 "flops_m", "params_m", "params_with_aux_m", "bench_flops_m", "bench_params_m", "test_acc",
+                 "train_acc", "skips_normal", "skips_reduce", "search_disc_gap", "search_near_01",
+                 "search_param_free_fraction", "search_seconds", "train_seconds", "dataset", "train_channels",
+                 "train_layers", "train_epochs", "train_batch_size", "train_lr", "train_drop_path")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -32,31 +38,30 @@ def collect(out: Path, experiment: Experiment, work_root: Path, errors: dict[str
     for config in experiment.trial_configs():
         key = trial_key(config)
         work = work_root / key
-        label, seed = config["setting"]["label"], config["seed"]
+        setting, seed = config["setting"], config["seed"]
         result_path = work / "result.json"
         if result_path.is_file():
-            row = json.loads(result_path.read_text())
-            weights = row.pop("final_weights", None)
-            genotypes.append({"label": label, "seed": seed, "status": "ok",
-                              "genotype": json.loads(row["genotype"]), "weights": weights})
+            result = json.loads(result_path.read_text())
+            for i, row in enumerate(result["rows"]):
+                row = dict(row, dataset=result.get("dataset", ""))
+                trials.append(row)
+                genotypes.append({"label": row["label"], "parse": row["parse"], "seed": seed, "status": row["status"],
+                                  "genotype": json.loads(row["genotype"]) if row.get("genotype") else None,
+                                  "weights": result.get("weights") if i == 0 else None})
         else:
             error = errors.get(key)
             if error is None and (work / "error.txt").is_file():
                 error = (work / "error.txt").read_text().splitlines()[0]
-            row = {"label": label, "seed": seed, "variant": config["setting"]["variant"] or "",
-                   "status": "error" if error else "missing", "error": error or "trial did not finish"}
-            genotypes.append({"label": label, "seed": seed, "status": row["status"], "genotype": None})
-        row.setdefault("error", "")
-        trials.append(row)
-        for stage in ("search", "train"):
-            history = _read_csv(work / stage / "history.csv")
-            if not history.empty:
-                history = history.drop(columns=[c for c in ("genotype", "resumed") if c in history.columns])
-                history.insert(0, "stage", stage)
-                history.insert(0, "seed", seed)
-                history.insert(0, "label", label)
-                epochs.append(history)
+            for parse in [p["label"] for p in setting["parses"]] or [""]:
+                trials.append({"label": setting["label"], "parse": parse, "seed": seed,
+                               "variant": setting["variant"] or "", "status": "error" if error else "missing",
+                               "error": error or "trial did not finish"})
+                genotypes.append({"label": setting["label"], "parse": parse, "seed": seed,
+                                  "status": trials[-1]["status"], "genotype": None})
+        epochs += _histories(work, setting["label"], seed)
     frame = pd.DataFrame(trials)
+    frame["row"] = [row_name(label, parse) for label, parse in zip(frame["label"], frame["parse"].fillna(""))]
+    frame["error"] = frame.get("error", pd.Series([""] * len(frame))).fillna("")
     ordered = list(TRIAL_COLUMNS) + [c for c in frame.columns if c not in TRIAL_COLUMNS]
     frame.reindex(columns=ordered).to_csv(out / "trials.csv", index=False)
     (pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame(columns=["label", "seed", "stage", "epoch"])) \
@@ -66,7 +71,26 @@ def collect(out: Path, experiment: Experiment, work_root: Path, errors: dict[str
             fh.write(json.dumps(entry) + "\n")
 
 
-def _git_sha() -> str:
+def _histories(work: Path, label: str, seed: int) -> list[pd.DataFrame]:
+    """The search history and every training's history of a trial folder, tagged."""
+    frames = []
+    for folder in [work / "search", *sorted(work.glob("train_*"))]:
+        history = _read_csv(folder / "history.csv")
+        if history.empty:
+            continue
+        phase = "search" if folder.name == "search" else "train"
+        history = history.drop(columns=[c for c in ("resumed", "stage") if c in history.columns and phase == "train"])
+        if "stage" in history.columns:
+            history = history.rename(columns={"stage": "search_stage"})
+        history.insert(0, "genotype_key", "" if phase == "search" else folder.name.removeprefix("train_"))
+        history.insert(0, "stage", phase)
+        history.insert(0, "seed", seed)
+        history.insert(0, "label", label)
+        frames.append(history.drop(columns=[c for c in ("resumed",) if c in history.columns]))
+    return frames
+
+
+def git_sha() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                               cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
@@ -74,7 +98,7 @@ def _git_sha() -> str:
         return "unknown"
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("torch", "torchvision", "ray", "thop", "pandas", "numpy", "mlxtend"):
         try:
@@ -84,69 +108,125 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_manifest(out: Path, args: Any, experiment: Experiment, wall_seconds: float) -> None:
+def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str, wall_seconds: float) -> None:
     import torch
 
     previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.gpus_per_trial else \
-        f"cpu ({torch.get_num_threads()} threads max, {args.cpus_per_trial} CPU(s) per trial)"
+    if options.gpus_per_trial and torch.cuda.is_available():
+        device = f"{torch.cuda.get_device_name(0)} ({options.gpus_per_trial:g} GPU(s) per trial)"
+    else:
+        device = f"cpu ({__import__('os').cpu_count()} cores, {options.cpus_per_trial:g} CPU(s) per trial)"
     write_json(out / "manifest.json", {
         "experiment": experiment.name,
         "title": experiment.title,
-        "command": "darts-bench " + " ".join(sys.argv[1:]) if sys.argv and "darts-bench" in sys.argv[0]
-        else " ".join(sys.argv),
-        "preset": args.preset,
-        "dataset": args.dataset,
+        "protocol": experiment.protocol,
+        "command": options.command,
+        "preset": preset,
+        "dataset": options.dataset,
         "seeds": list(experiment.seeds),
         "settings": [s.label for s in experiment.settings],
-        "git_sha": _git_sha(),
-        "versions": _versions(),
+        "git_sha": git_sha(),
+        "versions": versions(),
         "device": device,
         "platform": platform.platform(),
         "wall_seconds": round(wall_seconds, 1),
-        "runs": previous.get("runs", []) + [{"command": " ".join(sys.argv), "wall_seconds": round(wall_seconds, 1),
-                                              "resume": bool(args.resume)}],
+        "runs": previous.get("runs", []) + [{"command": options.command, "wall_seconds": round(wall_seconds, 1),
+                                              "resume": bool(options.resume)}],
     })
 
 
 def caption(manifest: dict[str, Any], trials: pd.DataFrame) -> str:
     ok = trials[trials["status"] == "ok"] if "status" in trials else trials
     parts = [f"{manifest['title']}, preset `{manifest['preset']}`"]
-    if "dataset" in ok and len(ok):
+    if manifest.get("protocol"):
+        parts.append(manifest["protocol"])
+    if "dataset" in ok and len(ok) and pd.notna(ok["dataset"].iloc[0]):
         parts.append(f"accuracy on {ok['dataset'].iloc[0]}")
     if "train_channels" in ok and len(ok) and pd.notna(ok["train_channels"].iloc[0]):
         parts.append(f"trained network C={int(ok['train_channels'].iloc[0])}, {int(ok['train_layers'].iloc[0])} "
                      f"cells, {int(ok['train_epochs'].iloc[0])} epochs")
-    parts.append("FLOPs (thop multiply-adds, BN removed) and Params of the paper-scale network (C=36, 20 cells, "
-                 "one 3x32x32 image)")
+    spaces = set(ok["space"].dropna()) if "space" in ok else set()
+    if spaces <= {"darts", ""}:
+        parts.append("FLOPs (thop multiply-adds, BN removed) and Params of the paper-scale network (C=36, 20 cells, "
+                     "one 3x32x32 image)")
+    else:
+        parts.append("FLOPs (thop multiply-adds, BN removed) and Params of each space's paper-scale network "
+                     "(DARTS cells: C=36, 20 cells; NB201: C=16, N=5)")
     return "; ".join(parts) + "."
 
 
+def load_trials(out: Path) -> pd.DataFrame:
+    trials = pd.read_csv(out / "trials.csv", keep_default_na=True)
+    for column in ("error", "parse", "trained_as", "space"):
+        values = trials[column] if column in trials else pd.Series([None] * len(trials))
+        trials[column] = values.astype("object").where(values.notna(), "")
+    return trials
+
+
 def report(out: str | Path) -> list[Path]:
-    """Redraw table.csv, table.md and figures/ of an experiment folder from its files alone."""
-    from .experiments import get_experiment
+    """Redraw table.csv, table.md, figures/ and README.md of an experiment folder from its files alone."""
+    from .experiments import EXPERIMENTS, generic, get_experiment
 
     out = Path(out)
     if not (out / "manifest.json").is_file():
         raise FileNotFoundError(f"{out} is not an experiment results folder (no manifest.json)")
     manifest = json.loads((out / "manifest.json").read_text())
-    module = get_experiment(manifest["experiment"])
-    trials = pd.read_csv(out / "trials.csv", keep_default_na=True)
-    errors = trials["error"] if "error" in trials else pd.Series([None] * len(trials))
-    trials["error"] = errors.astype("object").where(errors.notna(), "")
+    module = get_experiment(manifest["experiment"]) if manifest["experiment"] in EXPERIMENTS else generic
+    trials = load_trials(out)
     epochs = _read_csv(out / "epochs.csv")
     table = module.table(trials)
     table.to_csv(out / "table.csv", index=False)
-    text = f"**{caption(manifest, trials)}**\n\n{_markdown(table)}\n"
+    text = f"**{caption(manifest, trials)}**\n\n{markdown(table)}\n"
+    notes = getattr(module, "TABLE_NOTES", "")
+    if notes:
+        text += f"\n{notes}\n"
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = module.figures(out, trials, epochs) if (trials["status"] == "ok").any() else []
-    return [out / "table.md", out / "table.csv", *figures, *genotype_figures(out)]
+    cells = genotype_figures(out)
+    readme = write_readme(out, manifest, text, figures, cells)
+    return [out / "table.md", out / "table.csv", *figures, *cells, readme]
+
+
+def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: list[Path],
+                 cells: list[Path]) -> Path:
+    """README.md of a results folder: what ran (command, commit, versions, time), the table, the figures
+    inline, and notes.md (what it shows and does not) when the folder has one."""
+    lines = [f"# {manifest['title']}", ""]
+    lines += [f"- command: `{manifest.get('command', '')}`",
+              f"- commit: `{manifest.get('git_sha', 'unknown')}`, preset `{manifest.get('preset')}`, "
+              f"dataset `{manifest.get('dataset')}`, seeds {manifest.get('seeds')}",
+              f"- device: {manifest.get('device', '?')}; wall time {manifest.get('wall_seconds', 0):.0f} s"
+              + (f" over {len(manifest['runs'])} runs (resumed)" if len(manifest.get("runs", [])) > 1 else ""),
+              "- versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()), ""]
+    lines += ["## Table", "", table_text.strip(), ""]
+    notes = out / "notes.md"
+    if notes.is_file():
+        lines += ["## What it shows, and what it does not", "", notes.read_text(encoding="utf-8").strip(), ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for path in figures:
+            rel = path.relative_to(out).as_posix()
+            lines += [f"![{path.stem}]({rel})", ""]
+    if cells:
+        lines += ["## Cells and weights", "",
+                  "Every distinct genotype's cells are in `figures/cells/`, each searched setting's final "
+                  "weights in `figures/weights/`:", ""]
+        lines += [f"- [{p.relative_to(out).as_posix()}]({p.relative_to(out).as_posix()})" for p in cells]
+        lines.append("")
+    lines += ["## Files", "",
+              "`manifest.json` (what ran), `trials.csv` (one row per setting, parse and seed, failed ones "
+              "included), `epochs.csv` (every search and training epoch), `genotypes.jsonl` (genotypes and final "
+              "weights), `table.csv` / `table.md`. `darts-bench report` redraws the tables, figures and this "
+              "README from them.", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def genotype_figures(out: Path) -> list[Path]:
-    """From genotypes.jsonl: the cells of every distinct genotype of a finished trial
-    (figures/cells/<setting>.png, or <setting>_seed<N>.png where the seeds found different ones) and
-    the final weights of each searched setting, all seeds pooled (figures/weights/<setting>.png)."""
+    """From genotypes.jsonl: the cells of every distinct genotype of a finished row
+    (figures/cells/<row>.png, or <row>_seed<N>.png where the seeds found different ones) and the final
+    weights of each searched setting, all seeds pooled (figures/weights/<setting>.png)."""
     from fairdarts_core import Genotype
 
     from . import plots
@@ -164,35 +244,37 @@ def genotype_figures(out: Path) -> list[Path]:
             entries.append(entry)
     distinct: dict[str, set[str]] = {}
     for entry in entries:
-        distinct.setdefault(entry["label"], set()).add(json.dumps(entry["genotype"], sort_keys=True))
+        distinct.setdefault(row_name(entry["label"], entry.get("parse", "")), set()).add(
+            json.dumps(entry["genotype"], sort_keys=True))
     paths: list[Path] = []
     drawn: set[str] = set()
-    pooled: dict[str, dict[str, list]] = {}
+    pooled: dict[str, dict[str, Any]] = {}
     for entry in entries:
-        label = entry["label"]
-        one = len(distinct[label]) == 1
-        name = safe_name(label) if one else f"{safe_name(label)}_seed{entry['seed']}"
+        row = row_name(entry["label"], entry.get("parse", ""))
+        one = len(distinct[row]) == 1
+        name = safe_name(row) if one else f"{safe_name(row)}_seed{entry['seed']}"
         if name not in drawn:
             drawn.add(name)
             try:
                 paths.append(plots.plot_cells(Genotype.from_json(entry["genotype"]),
                                               out / "figures" / "cells" / f"{name}.png",
-                                              title=label if one else f"{label} | seed {entry['seed']}"))
+                                              title=row if one else f"{row} | seed {entry['seed']}"))
             except ValueError:
                 pass  # a cell the threshold parse left empty has nothing to draw
         weights = entry.get("weights")
         if weights:
-            group = pooled.setdefault(label, {"normal": [], "reduce": [], "activation": weights["activation"]})
-            for cell in ("normal", "reduce"):
-                group[cell] += weights[cell]
+            kinds = [k for k, v in weights.items() if k != "primitives" and isinstance(v, list)]
+            group = pooled.setdefault(entry["label"], {"cells": {k: [] for k in kinds},
+                                                       "activation": weights.get("activation", "")})
+            for kind in kinds:
+                group["cells"].setdefault(kind, []).extend(weights[kind])
     for label, group in pooled.items():
-        paths.append(plots.plot_weight_histogram({"normal": group["normal"], "reduce": group["reduce"]},
-                                                 out / "figures" / "weights" / f"{safe_name(label)}.png",
+        paths.append(plots.plot_weight_histogram(group["cells"], out / "figures" / "weights" / f"{safe_name(label)}.png",
                                                  group["activation"]))
     return paths
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame) -> str:
     """A pipe table without the tabulate dependency."""
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]

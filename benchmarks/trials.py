@@ -1,13 +1,17 @@
-"""One trial = search -> parse -> profile -> train -> evaluate (the part its setting needs).
+"""One trial = one (setting, seed): search (or sample, or take a given genotype) -> every parse setting
+on the final weights -> profile each genotype -> train each distinct genotype once -> result rows.
 
-`run_pipeline` is plain Python over a work folder, so a re-run resumes every stage from its
-files; `tune_trainable` is the only code that calls `tune.report`.
+`run_trial` is plain Python over a work folder, so a re-run resumes every stage from its files: a
+finished search is not run again, nor a finished training. `tune_trainable` is the only code that
+calls `tune.report`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import time
 import traceback
 from pathlib import Path
@@ -15,31 +19,33 @@ from typing import Any, Callable
 
 import torch
 
-from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, load_genotype, profile_genotype
+from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, GenotypeError, load_genotype
 from fairdarts_core.data import load_dataset
 from fairdarts_core.search import search_config
-from fairdarts_core.train import TRAIN_PRESETS, config_from
+from fairdarts_core.spaces import get_space, space_of
+from fairdarts_core.train import train_config
+from fairdarts_core.variant import Sampler
 
 from .pipeline import run_search, run_train, write_json
 from .spec import flat_config, trial_key
 
 Report = Callable[[dict[str, Any]], None]
 NUMERIC = (int, float)
+SEARCH_SUMMARY = ("disc_gap", "near_01", "weight_entropy", "zero_one_loss", "val_acc", "acc_continuous",
+                  "acc_discrete", "param_free_fraction", "hessian_eig")
 
 
 def _metrics(stage: str, record: dict[str, Any]) -> dict[str, Any]:
-    """The flat numeric part of an epoch record, tagged with its stage; NaN losses raise."""
-    for key in ("train_loss", "val_loss"):
-        value = record.get(key)
-        if isinstance(value, float) and math.isnan(value) and key == "train_loss":
-            raise FloatingPointError(f"{stage}: NaN {key} at epoch {record['epoch']}")
+    """The flat numeric part of an epoch record, tagged with its stage; a NaN training loss raises."""
+    value = record.get("train_loss")
+    if isinstance(value, float) and math.isnan(value):
+        raise FloatingPointError(f"{stage}: NaN train_loss at epoch {record['epoch']}")
     out = {f"{stage}/{k}": v for k, v in record.items() if isinstance(v, NUMERIC) and not isinstance(v, bool)}
     out["stage"] = stage
     return out
 
 
-def _genotype_of(setting: dict[str, Any]) -> Genotype:
-    spec = setting["genotype"]
+def _given_genotype(spec: str) -> Genotype:
     if spec in PUBLISHED_GENOTYPES:
         return PUBLISHED_GENOTYPES[spec]
     if spec.lstrip().startswith("{"):
@@ -47,11 +53,50 @@ def _genotype_of(setting: dict[str, Any]) -> Genotype:
     return load_genotype(spec, PUBLISHED_GENOTYPES)
 
 
-def run_pipeline(config: dict[str, Any], work: Path, report: Report | None = None,
-                 device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Run (or resume) one trial in `work`; return and write its result.json."""
-    from variants import make_variant
+def genotype_key(genotype: Genotype) -> str:
+    """A short stable name for a genotype (its training folder)."""
+    return hashlib.sha1(genotype.to_json().encode()).hexdigest()[:10]
 
+
+def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: Path, train_set,
+              device, report: Report) -> tuple[dict[str, Genotype | Exception], dict[str, Any], float]:
+    """Search (or sample, or take the given genotype); ({parse label: genotype or the error that parse
+    raised}, search summary columns, seconds)."""
+    from variants import make_method
+
+    began = time.time()
+    if not setting["variant"]:
+        return {"": _given_genotype(setting["genotype"])}, {}, 0.0
+    method = make_method(setting["variant"], **setting["options"])
+    space = get_space(setting["search"].get("space", "darts"))
+    if isinstance(method, Sampler):
+        return {"": method.with_options(count=1).sample(seed, space)[0]}, {}, time.time() - began
+    parses = [(p["label"], p["method"], p["threshold"]) for p in setting["parses"]]
+    out = work / "search"
+    if not (out / "alphas.json").is_file():  # a finished search is never run again
+        cfg = search_config(config["search_preset"], method, {**setting["search"], "seed": seed})
+        run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
+                   on_epoch=lambda r: report(_metrics("search", r)))
+    last = _last_row(out / "history.csv")
+    summary = {f"search_{key}": float(last[key]) for key in SEARCH_SUMMARY if key in last}
+    summary["search_seconds"] = float(json.loads((out / "search.json").read_text())["wall_seconds"])
+    alphas = json.loads((out / "alphas.json").read_text())
+    summary["final_weights"] = {k: v for k, v in alphas.items() if k not in ("history", "options", "variant")}
+    genotypes: dict[str, Genotype | Exception] = {}
+    for label in [p[0] for p in parses] or [""]:
+        column = "genotype" if not label else f"genotype@{label}"
+        try:
+            genotypes[label] = Genotype.from_json(last[column])
+        except (GenotypeError, KeyError) as err:
+            genotypes[label] = err
+    return genotypes, summary, summary["search_seconds"]
+
+
+def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
+              device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Run (or resume) one trial in `work`; return and write its result.json: {"rows": [...]}, one row
+    per parse setting, each with its own status (a parse whose cell cannot be built is a failed row,
+    not a failed search)."""
     report = report or (lambda metrics: None)
     work.mkdir(parents=True, exist_ok=True)
     done = work / "result.json"
@@ -59,45 +104,69 @@ def run_pipeline(config: dict[str, Any], work: Path, report: Report | None = Non
         return json.loads(done.read_text())
     setting, seed = config["setting"], config["seed"]
     train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"))
-    result: dict[str, Any] = {"label": setting["label"], "seed": seed, "variant": setting["variant"] or "",
-                              "options": json.dumps(setting["options"], sort_keys=True)}
-    began = time.time()
-    if setting["variant"]:
-        variant = make_variant(setting["variant"], **setting["options"])
-        if variant.searches:
-            cfg = search_config(config["search_preset"], variant, {**setting["search"], "seed": seed})
-            genotype = run_search(variant, train_set, cfg, work / "search", device, resume=True,
-                                  on_epoch=lambda r: report(_metrics("search", r)), figures=False)
-            last = _last_row(work / "search" / "history.csv")
-            for key in ("disc_gap", "near_01", "weight_entropy", "zero_one_loss", "skip_normal", "skip_reduce",
-                        "val_acc", "acc_continuous", "acc_discrete"):
-                result[f"search_{key}"] = float(last[key])
-            result["final_weights"] = json.loads((work / "search" / "alphas.json").read_text())
-            result["final_weights"] = {k: result["final_weights"][k] for k in ("normal", "reduce", "activation")}
-        else:
-            genotype = variant.with_options(count=1).sample(seed)[0]
-    else:
-        genotype = _genotype_of(setting)
-    result["search_seconds"] = time.time() - began
-    result["genotype"] = genotype.to_json()
-    result["skips_normal"] = genotype.skip_count("normal")
-    result["skips_reduce"] = genotype.skip_count("reduce")
-    result.update(profile_genotype(genotype, num_classes=train_set.num_classes))
-    report({"stage": "profile", **{f"profile/{k}": v for k, v in result.items() if k.endswith("_m")}})
-    if setting["train"]:
-        began = time.time()
-        tcfg = config_from(TRAIN_PRESETS[config["train_preset"]], {**config.get("train_overrides", {}), "seed": seed})
-        trained = run_train(genotype, train_set, test_set, tcfg, work / "train", device, resume=True,
-                            on_epoch=lambda r: report(_metrics("train", r)))
-        result.update(test_acc=trained["test_acc"], train_acc=trained["train_acc"], train_epochs=tcfg.epochs,
-                      train_seconds=time.time() - began, train_batch_size=tcfg.batch_size,
-                      train_lr=tcfg.learning_rate, train_drop_path=tcfg.drop_path_prob,
-                      train_channels=tcfg.init_channels, train_layers=tcfg.layers)
-    result["dataset"] = test_set.name
-    result["status"] = "ok"
+    genotypes, summary, search_seconds = _searched(setting, config, seed, work, train_set, device, report)
+    weights = summary.pop("final_weights", None)
+    rows, trained = [], {}
+    for parse_label, genotype in genotypes.items():
+        row = {"label": setting["label"], "parse": parse_label, "seed": seed, "variant": setting["variant"] or "",
+               "options": json.dumps(setting["options"], sort_keys=True), "space": setting["search"].get("space", ""),
+               "search_seconds": search_seconds, **summary}
+        rows.append(row)
+        if isinstance(genotype, Exception):
+            row.update(status="error", error=f"{type(genotype).__name__}: {genotype}")
+            continue
+        if parse_label:
+            row.update({f"search_{k}": float(v) for k, v in _parse_columns(work, parse_label).items()})
+        space = space_of(genotype)
+        row.update(genotype=genotype.to_json(), space=row["space"] or space.name,
+                   skips_normal=genotype.skip_count(space.cell_kinds[0]),
+                   skips_reduce=genotype.skip_count(space.cell_kinds[-1]))
+        try:
+            row.update(space.profile(genotype, num_classes=train_set.num_classes))
+            if setting["train"]:
+                key = genotype_key(genotype)
+                if key in trained:
+                    row["trained_as"] = trained[key]  # the same genotype as an earlier parse: one training
+                else:
+                    trained[key] = parse_label or setting["label"]
+                    row.update(_train(genotype, config, seed, work / f"train_{key}", train_set, test_set, device,
+                                      report))
+        except (GenotypeError, ValueError) as err:  # a cell the parse left empty cannot be built
+            row.update(status="error", error=f"{type(err).__name__}: {err}")
+            continue
+        row.update(status="ok", error="")
+    for row in rows:
+        if row.get("trained_as"):  # copy the shared training's numbers
+            source = next(r for r in rows if (r["parse"] or r["label"]) == row["trained_as"])
+            row.update({k: v for k, v in source.items()
+                        if (k.startswith("train") and k != "trained_as") or k == "test_acc"})
+            row["trained_as"] = source["parse"] or source["label"]
+    result = {"rows": rows, "weights": weights, "dataset": test_set.name}
     write_json(done, result)
-    report({"stage": "done", "done": 1, **{k: v for k, v in result.items() if isinstance(v, NUMERIC)}})
+    report({"stage": "done", "done": 1, "rows": len(rows), "ok": sum(r["status"] == "ok" for r in rows)})
     return result
+
+
+def _train(genotype: Genotype, config: dict[str, Any], seed: int, out: Path, train_set, test_set, device,
+           report: Report) -> dict[str, Any]:
+    """Train a genotype in `out` (resumed from its checkpoint; a finished training is read back)."""
+    tcfg = train_config(config["train_preset"], space_of(genotype).name,
+                        {**config.get("train_overrides", {}), "seed": seed})
+    if (out / "result.json").is_file():
+        trained = json.loads((out / "result.json").read_text())
+    else:
+        trained = run_train(genotype, train_set, test_set, tcfg, out, device, resume=True,
+                            on_epoch=lambda r: report(_metrics("train", r)))
+    return {"test_acc": trained["test_acc"], "train_acc": trained["train_acc"], "train_epochs": tcfg.epochs,
+            "train_seconds": trained["wall_seconds"], "train_batch_size": tcfg.batch_size,
+            "train_lr": tcfg.learning_rate, "train_drop_path": tcfg.drop_path_prob,
+            "train_channels": tcfg.init_channels, "train_layers": tcfg.layers, "trained_as": ""}
+
+
+def _parse_columns(work: Path, label: str) -> dict[str, str]:
+    last = _last_row(work / "search" / "history.csv")
+    return {key: last[f"{key}@{label}"] for key in ("disc_gap", "acc_discrete", "param_free_fraction")
+            if f"{key}@{label}" in last}
 
 
 def _last_row(path: Path) -> dict[str, str]:
@@ -108,20 +177,37 @@ def _last_row(path: Path) -> dict[str, str]:
     return rows[-1]
 
 
+def trial_device(config: dict[str, Any]) -> str:
+    """The trial's device: CUDA when the study gave it GPUs, which must then be visible (never a silent
+    fall back to the CPU); else the CPU."""
+    if config.get("gpus_per_trial", 0) > 0:
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"the trial was given {config['gpus_per_trial']} GPU(s) but sees no CUDA device "
+                               f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        return "cuda"
+    return "cpu"
+
+
 def tune_trainable(config: dict[str, Any]) -> None:
-    """The Ray Tune function trainable: runs the pipeline in the experiment's work folder."""
+    """The Ray Tune function trainable: runs the trial in the experiment's work folder."""
     from ray import tune
 
     config = flat_config(config)
-    threads = max(1, int(config.get("cpus_per_trial", 1)))
-    torch.set_num_threads(threads)
+    # A fixed thread count: torch's CPU reductions round differently with more threads, and a resumed
+    # trial must compute what the first run computed.
+    torch.set_num_threads(max(1, int(config.get("cpus_per_trial", 1))))
+
+    def report(metrics: dict[str, Any]) -> None:
+        tune.report(metrics)
+
     work = Path(config["work_root"]) / trial_key(config)
-    device = "cuda" if torch.cuda.is_available() and config.get("gpus_per_trial", 0) > 0 else "cpu"
     work.mkdir(parents=True, exist_ok=True)
     try:
-        if config.get("fail_label") and config["setting"]["label"] == config["fail_label"]:
-            raise RuntimeError(f"injected failure for setting {config['fail_label']!r} (fail_label)")
-        run_pipeline(config, work, report=lambda m: tune.report(m), device=device)
+        device = trial_device(config)
+        fraction = config.get("gpus_per_trial", 0)
+        if device == "cuda" and 0 < fraction < 1:  # packed trials: each keeps to its share of the card
+            torch.cuda.set_per_process_memory_fraction(fraction)
+        run_trial(config, work, report=report, device=device)
     except Exception as err:
         (work / "error.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
         raise

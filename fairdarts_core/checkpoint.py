@@ -39,17 +39,22 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict[str, Any]
     return payload
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The CPU generator's state, and the run device's CUDA generator's (only that GPU's: a run resumed
+    where fewer GPUs are visible, inside a Ray trial, must not index a missing one)."""
+    device = torch.device(device)
     state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | str = "cpu") -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    device = torch.device(device)
+    cuda = state.get("cuda")
+    if device.type == "cuda" and isinstance(cuda, torch.Tensor):  # older checkpoints held a list per GPU
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -54,10 +54,20 @@ def load_digits() -> tuple[ImageSet, ImageSet]:
     labels = torch.from_numpy(y.astype(np.int64))
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
     test, train = order[:DIGITS_TEST], order[DIGITS_TEST:]
-    mean = float(images.float().mean() / 255)
-    std = float(images.float().std() / 255)
+    mean, std = pixel_stats(images)
     base = ImageSet(images, labels, 10, (mean,) * 3, (std,) * 3, "digits")
     return base.subset(train, "digits-train"), base.subset(test, "digits-test")
+
+
+def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and (sample) std of uint8 pixels, scaled to [0, 1], from exact integer sums: the same
+    numbers whatever the thread count (a float32 reduction's rounding depends on it)."""
+    n = images.numel()
+    total = int(images.sum(dtype=torch.int64))
+    squares = int(images.to(torch.int64).square().sum())
+    mean = total / n
+    var = (squares - total * total / n) / (n - 1)
+    return mean / 255, math.sqrt(var) / 255
 
 
 def load_cifar(name: str, data_dir: str | Path, download: bool = False) -> tuple[ImageSet, ImageSet]:
@@ -148,7 +158,8 @@ class Batches:
         gen = torch.Generator(device="cpu").manual_seed(self.seed * 100_003 + epoch)
         n = len(self.labels)
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        order = order.to(self.device)
+        if self.device.type == "cuda":  # one non-blocking copy from pinned memory: no sync mid-loop
+            order = order.pin_memory().to(self.device, non_blocking=True)
         for b in range(len(self)):
             index = order[b * self.batch_size:(b + 1) * self.batch_size]
             yield self._prepare(self.images[index], gen), self.labels[index]
@@ -164,37 +175,56 @@ class Batches:
         aug = self.augment
         if aug.autoaugment:
             x = _autoaugment(x, gen)
+        draws = self._draws(x.shape[0], x.shape[-2], x.shape[-1], gen)
         x = x.float()
         if aug.crop_padding:
-            x = random_crop(x, aug.crop_padding, gen)
+            x = random_crop(x, aug.crop_padding, draws["dy"], draws["dx"])
         if aug.flip:
-            flip = torch.rand(x.shape[0], generator=gen).to(x.device) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+            x = torch.where((draws["flip"] < 0.5).view(-1, 1, 1, 1), x.flip(3), x)
         x = (x - self.mean) / self.std
         if aug.cutout:
-            x = cutout(x, aug.cutout, gen)
+            x = cutout(x, aug.cutout, draws["cy"], draws["cx"])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _draws(self, b: int, h: int, w: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """A batch's random numbers, drawn from the CPU generator (the same on every device) in a fixed order
+        (crop offsets, flips, cutout centres), then moved to the device in one non-blocking copy from
+        pinned memory: no host-device sync in the step loop."""
+        aug = self.augment
+        parts: dict[str, torch.Tensor] = {}
+        if aug.crop_padding:
+            parts["dy"] = torch.randint(0, 2 * aug.crop_padding + 1, (b,), generator=gen)
+            parts["dx"] = torch.randint(0, 2 * aug.crop_padding + 1, (b,), generator=gen)
+        if aug.flip:
+            parts["flip"] = torch.rand(b, generator=gen)
+        if aug.cutout:
+            parts["cy"] = torch.randint(0, h, (b,), generator=gen)
+            parts["cx"] = torch.randint(0, w, (b,), generator=gen)
+        if not parts or self.device.type == "cpu":
+            return parts
+        packed = torch.cat([t.double() for t in parts.values()])  # exact for these integers and floats
+        packed = packed.pin_memory() if torch.cuda.is_available() else packed
+        moved = packed.to(self.device, non_blocking=True).split([b] * len(parts))
+        return {k: (m.float() if k == "flip" else m.long()) for k, m in zip(parts, moved)}
 
-def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Tensor:
-    """Per-image random crop of the zero-padded batch, as torchvision's RandomCrop(32, padding)."""
+
+def random_crop(x: torch.Tensor, padding: int, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """Per-image crop of the zero-padded batch at offsets (dy, dx) in [0, 2 * padding], as torchvision's
+    RandomCrop(32, padding)."""
     b, _, h, w = x.shape
     padded = F.pad(x, (padding,) * 4).permute(0, 2, 3, 1)  # (B, H+2p, W+2p, C)
-    dy = torch.randint(0, 2 * padding + 1, (b, 1, 1), generator=gen).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b, 1, 1), generator=gen).to(x.device)
-    rows = dy + torch.arange(h, device=x.device).view(1, h, 1)
-    cols = dx + torch.arange(w, device=x.device).view(1, 1, w)
+    rows = dy.view(b, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)
+    cols = dx.view(b, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)
     batch = torch.arange(b, device=x.device).view(b, 1, 1)
     return padded[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def cutout(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.Tensor:
-    """Zero a length x length square per image, centred anywhere and clipped at the border (DARTS)."""
+def cutout(x: torch.Tensor, length: int, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
+    """Zero a length x length square per image centred at (cy, cx), clipped at the border (DARTS)."""
     b, _, h, w = x.shape
-    cy = torch.randint(0, h, (b, 1, 1), generator=gen).to(x.device)
-    cx = torch.randint(0, w, (b, 1, 1), generator=gen).to(x.device)
+    cy, cx = cy.view(b, 1, 1), cx.view(b, 1, 1)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
     half = length // 2
@@ -203,11 +233,14 @@ def cutout(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _autoaugment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """torchvision's AutoAugment CIFAR10 policy, image by image on the device tensors. The policy draws
+    from torch's global generators: they are forked (CPU and the batch's device) and seeded from `gen`,
+    so the draws are reproducible and every generator's state is left as it was."""
     from torchvision.transforms import v2
 
     policy = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
-    state = torch.get_rng_state()
-    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-    out = torch.stack([policy(img) for img in x.cpu()]).to(x.device)
-    torch.set_rng_state(state)
-    return out
+    devices = [x.device] if x.device.type == "cuda" else []
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return torch.stack([policy(img) for img in x])

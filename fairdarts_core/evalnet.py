@@ -3,6 +3,10 @@
 Both genotype styles build through one cell: every node sums its incoming edges. A node with no
 input is ignored, an edge from an ignored node is skipped, and the cell output concatenates the
 computed nodes of its concat list, so threshold-parsed cells with 0 or 1 inputs per node build.
+
+Drop path follows the official cell of each style: pair-style genotypes (DARTS `Cell`) drop every
+edge's output except identities; edge-style genotypes (FairDARTS `DCOCell`) drop each computed
+node's sum, identity-only nodes included, one mask per node in node order.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ def drop_path(x: torch.Tensor, drop_prob: float, inplace: bool = False) -> torch
 class EvalCell(nn.Module):
     """A cell of fixed edges. fast=True: ops that start with a ReLU share one ReLU of their input
     state (and run inner ReLUs in place); fast=False runs every op as its own module.
-    forward(..., activated=True) takes inputs that already went through the preprocessing ReLU."""
+    drop_nodes=True drops each node's sum (FairDARTS `DCOCell`), False each non-identity edge
+    (DARTS `Cell`). forward(..., activated=True) takes inputs that already went through the
+    preprocessing ReLU."""
 
     def __init__(self, edges: tuple[Edge, ...], concat: tuple[int, ...], c_prev_prev: int, c_prev: int,
-                 c: int, reduction: bool, reduction_prev: bool, fast: bool = True):
+                 c: int, reduction: bool, reduction_prev: bool, fast: bool = True, drop_nodes: bool = False):
         super().__init__()
         self.reduction = reduction
         self.fast = fast
+        self.drop_nodes = drop_nodes
         if reduction_prev:
             self.preprocess0 = FactorizedReduce(c_prev_prev, c)
         else:
@@ -74,6 +81,7 @@ class EvalCell(nn.Module):
                 activated: bool = False) -> torch.Tensor:
         states = {0: self._preprocess(s0, 0, activated), 1: self._preprocess(s1, 1, activated)}
         relu_states: dict[int, torch.Tensor] = {}
+        dropping = self.training and drop_prob > 0
         for node in self.nodes:
             total = None
             owned = False  # total is a fresh tensor of this node's, so the sum may grow in place
@@ -90,7 +98,7 @@ class EvalCell(nn.Module):
                 # (BatchNorm, pooling and zero outputs), so the fast path scales and sums in place.
                 identity = isinstance(op, Identity)
                 fresh = self.fast and not identity
-                if self.training and drop_prob > 0 and not identity:
+                if dropping and not identity and not self.drop_nodes:
                     h = drop_path(h, drop_prob, inplace=fresh)
                 if total is None:
                     total, owned = h, fresh
@@ -98,6 +106,8 @@ class EvalCell(nn.Module):
                     total.add_(h)
                 else:
                     total, owned = total + h, self.fast
+            if dropping and self.drop_nodes:
+                total = drop_path(total, drop_prob, inplace=owned)
             states[node] = total
         return torch.cat([states[n] for n in self.concat], dim=1)
 
@@ -138,7 +148,8 @@ class _CellStack(nn.Module):
             if reduction:
                 c *= 2
             edges, concat = genotype.cell("reduce" if reduction else "normal")
-            cell = EvalCell(edges, concat, c_prev_prev, c_prev, c, reduction, reduction_prev, fast)
+            cell = EvalCell(edges, concat, c_prev_prev, c_prev, c, reduction, reduction_prev, fast,
+                            drop_nodes=genotype.style == "edges")
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.multiplier * c

@@ -1,13 +1,16 @@
-"""Faster CPU forms of two modules of the evaluation network, for its channels_last training step.
+"""Faster CPU forms of the convolutions and BatchNorms of the supernets and evaluation networks, for
+their channels_last training steps.
 
-oneDNN's backward of a dilated depthwise conv is 10-60x its forward on CPU, and ATen's
-channels_last BatchNorm slows down ~4x when the channel count is not a multiple of 16 (C=36 and
-72 in the CIFAR network). `speed_up(model)` gives such modules a forward that computes the same
-thing another way; parameters, buffers and state_dict keys are unchanged, and everywhere else
-(CUDA, NCHW, eval mode, odd sizes) the modules run exactly as before.
+oneDNN's backward of a dilated depthwise conv is 10-60x its forward at stride 2 on CPU, and ATen's
+channels_last BatchNorm slows down ~4x when the channel count is not a multiple of 16 (C=36 and 72 in the CIFAR
+network, 8 in the quick supernet). `speed_up(model)` gives such modules a forward that computes
+the same sums another way; parameters, buffers and state_dict keys are unchanged, and everywhere
+else (CUDA, NCHW, eval mode, odd sizes) the modules run exactly as before.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -19,36 +22,24 @@ _VECTOR_WIDTH = 16
 
 
 class SubsampledDilatedConv2d(nn.Conv2d):
-    """A dilation-2 conv ("same" padding, stride 1 or 2) as a dense conv on subsampled input.
+    """A dilation-2 conv at stride 2 ("same" padding): every tap reads even rows and columns, so the
+    output is the dense (dilation 1) conv of x[..., ::2, ::2], whose backward is fast where the
+    dilated one is not (C=16, 32x32, batch 32, kernel 5: 6.4 -> 0.4 ms forward + backward). At
+    stride 1, stacking the four parity phases measured slower than the dilated conv, which runs as it is."""
 
-    Stride 2: every tap of a dilation-2 kernel reads even rows and columns, so the output is the
-    dense (dilation 1) conv of x[..., ::2, ::2]. Stride 1: the four (row, column) parity phases of x
-    are stacked as a 4x batch, convolved densely, and interleaved back (TensorFlow's atrous conv).
-    The sums are the same; the dense kernel's backward is fast where the dilated one is not.
-    """
-
-    def _applies(self, x: torch.Tensor) -> bool:
+    def _subsampled(self, x: torch.Tensor) -> bool:
         k = self.kernel_size[0]
-        return (x.device.type == "cpu" and x.dim() == 4 and self.dilation == (2, 2)
-                and self.kernel_size == (k, k) and k % 2 == 1 and self.padding == (k - 1, k - 1)
-                and self.stride in ((1, 1), (2, 2)) and self.padding_mode == "zeros"
+        return (self.dilation == (2, 2) and self.stride == (2, 2) and self.kernel_size == (k, k) and k % 2 == 1
+                and self.padding == (k - 1, k - 1) and self.padding_mode == "zeros"
                 and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._applies(x):
+        if x.device.type != "cpu" or x.dim() != 4 or not self._subsampled(x):
             return super().forward(x)
         fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         pad = (self.kernel_size[0] - 1) // 2
-        if self.stride == (2, 2):
-            return F.conv2d(x[:, :, ::2, ::2].contiguous(memory_format=fmt), self.weight, self.bias, 1, pad, 1,
-                            self.groups)
-        n, c, h, w = x.shape
-        phases = (x.reshape(n, c, h // 2, 2, w // 2, 2).permute(3, 5, 0, 1, 2, 4)
-                  .reshape(4 * n, c, h // 2, w // 2).contiguous(memory_format=fmt))
-        y = F.conv2d(phases, self.weight, self.bias, 1, pad, 1, self.groups)
-        c_out = y.shape[1]
-        return (y.reshape(2, 2, n, c_out, h // 2, w // 2).permute(2, 3, 4, 0, 5, 1)
-                .reshape(n, c_out, h, w).contiguous(memory_format=fmt))
+        return F.conv2d(x[:, :, ::2, ::2].contiguous(memory_format=fmt), self.weight, self.bias, 1, pad, 1,
+                        self.groups)
 
 
 def _vector_group(channels: int, pixels: int) -> int:
@@ -126,35 +117,65 @@ class ChannelsLastBatchNorm2d(nn.BatchNorm2d):
     its width is not a multiple of 16; running statistics are updated as nn.BatchNorm2d does."""
 
     def _group(self, x: torch.Tensor) -> int:
-        if not (self.training and self.affine and self.track_running_stats and self.momentum is not None
+        if not (self.training and self.track_running_stats and self.momentum is not None
                 and x.device.type == "cpu" and x.dim() == 4 and x.dtype == torch.float32
                 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()):
             return 1
         return _vector_group(x.shape[1], x.shape[0] * x.shape[2] * x.shape[3])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self._group(x)
-        if g == 1:
-            return super().forward(x)
-        out, mean, var = _ChannelsLastBatchNorm.apply(x, self.weight, self.bias, self.eps, g)
-        count = x.shape[0] * x.shape[2] * x.shape[3]
-        with torch.no_grad():
-            self.num_batches_tracked.add_(1)
-            self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var * (count / (count - 1)), self.momentum)
-        return out
+        return batch_norm(self, x)
+
+
+def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """What `bn(x)` computes; odd widths on the CPU take the `_ChannelsLastBatchNorm` form when `bn` is a
+    ChannelsLastBatchNorm2d. Running statistics and the batch counter update as nn.BatchNorm2d's."""
+    g = bn._group(x) if isinstance(bn, ChannelsLastBatchNorm2d) else 1
+    if g == 1:
+        return nn.BatchNorm2d.forward(bn, x)
+    weight, bias = (bn.weight, bn.bias) if bn.affine else (_ones(x, bn), _zeros(x, bn))
+    out, mean, var = _ChannelsLastBatchNorm.apply(x, weight, bias, bn.eps, g)
+    count = x.shape[0] * x.shape[2] * x.shape[3]
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        bn.running_mean.lerp_(mean, bn.momentum)
+        bn.running_var.lerp_(var * (count / (count - 1)), bn.momentum)
+    return out
+
+
+def _ones(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    return torch.ones(bn.num_features, dtype=x.dtype, device=x.device)
+
+
+def _zeros(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    return torch.zeros(bn.num_features, dtype=x.dtype, device=x.device)
 
 
 def speed_up(model: nn.Module) -> nn.Module:
-    """Give the dilation-2 convs and the BatchNorms whose width is not a multiple of 16 their faster
-    subclass, in place; returns `model`.
+    """Give the dilation-2 stride-2 convs and the BatchNorms whose width is not a multiple of 16 their
+    faster subclass, in place; returns `model`.
 
     The subclasses hold no state of their own, so swapping the class keeps each module's
     parameters, buffers, hooks and the references other modules hold to it. (thop counts modules
     by exact class: profile networks built without this.)"""
     for module in model.modules():
-        if type(module) is nn.Conv2d and module.dilation == (2, 2):
+        if type(module) is nn.Conv2d and module.dilation == (2, 2) and module.stride == (2, 2):
             module.__class__ = SubsampledDilatedConv2d
         elif type(module) is nn.BatchNorm2d and module.num_features % _VECTOR_WIDTH:
             module.__class__ = ChannelsLastBatchNorm2d
     return model
+
+
+@contextlib.contextmanager
+def plain_modules(model: nn.Module):
+    """Within the block, the modules `speed_up` swapped run as nn.Conv2d / nn.BatchNorm2d again: for
+    double backward (the Hessian), which the faster BatchNorm's hand-written backward does not support."""
+    swapped = [(m, m.__class__) for m in model.modules()
+               if isinstance(m, (SubsampledDilatedConv2d, ChannelsLastBatchNorm2d))]
+    for module, cls in swapped:
+        module.__class__ = cls.__mro__[1]
+    try:
+        yield model
+    finally:
+        for module, cls in swapped:
+            module.__class__ = cls

@@ -1,24 +1,24 @@
-"""The discrete architecture: one frozen type for DARTS-style and FairDARTS-style cells.
+"""The discrete architecture: one frozen type for the cells of every search space.
 
-Every edge is `(op, to_node, from_node)`. DARTS-style genotypes (two `(op, from_node)` pairs per
-node) are converted on load and remember their style, so `to_string()` gives back the official
-repr. Parsing never evaluates text: `from_string` walks a Python AST of literals only.
+A genotype maps each cell kind of its family to explicit `(op, to_node, from_node)` edges and the
+nodes its output reads. The family names the macro networks that build it and its text forms:
+`darts` (normal and reduce cells over two inputs; the DARTS space and the R-DARTS spaces) and
+`nb201` (one cell over one input). Each family lives in `fairdarts_core.spaces` with its
+validation and text form; parsing never evaluates text.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .space import ALL_OPS, NUM_INPUTS
-
 Edge = tuple[str, int, int]  # (op, to_node, from_node)
+CellEdges = tuple[str, tuple[Edge, ...], tuple[int, ...]]  # (kind, edges, output nodes)
 
 MAX_NODE = 15  # largest node index accepted; published cells use at most 6 (NASNet, AmoebaNet)
-MAX_TEXT = 100_000  # longest genotype string accepted by from_string
+MAX_TEXT = 100_000  # longest genotype text accepted
 STYLES = ("edges", "pairs")
 
 
@@ -28,68 +28,60 @@ class GenotypeError(ValueError):
 
 @dataclass(frozen=True)
 class Genotype:
-    normal: tuple[Edge, ...]
-    normal_concat: tuple[int, ...]
-    reduce: tuple[Edge, ...]
-    reduce_concat: tuple[int, ...]
+    cells: tuple[CellEdges, ...]  # in the family's kind order
     # "pairs": came from the DARTS (op, from_node) form, two inputs per node, where a node may
     # take the same op from the same input twice (NASNet does); "edges": (op, to, from) form.
     style: str = "edges"
+    family: str = "darts"
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise GenotypeError(f"unknown genotype style {self.style!r}; valid: {', '.join(STYLES)}")
-        for name in ("normal", "reduce"):
-            edges = tuple(_edge(e, name) for e in getattr(self, name))
-            concat = tuple(_int(c, f"{name}_concat") for c in getattr(self, f"{name}_concat"))
-            object.__setattr__(self, name, edges)
-            object.__setattr__(self, f"{name}_concat", concat)
-            _validate_cell(name, edges, concat, allow_duplicates=self.style == "pairs")
+        if not isinstance(self.cells, (tuple, list)):
+            raise GenotypeError("cells must be a sequence of (kind, edges, concat)")
+        cells = []
+        for entry in self.cells:
+            if not isinstance(entry, (tuple, list)) or len(entry) != 3 or not isinstance(entry[0], str):
+                raise GenotypeError(f"a cell must be (kind, edges, concat), got {entry!r}")
+            kind, edges, concat = entry
+            if not isinstance(edges, (tuple, list)) or not isinstance(concat, (tuple, list, range)):
+                raise GenotypeError(f"{kind}: edges and concat must be lists")
+            cells.append((kind, tuple(_edge(e, kind) for e in edges),
+                          tuple(_int(c, f"{kind}_concat") for c in concat)))
+        object.__setattr__(self, "cells", tuple(cells))
+        genotype_family(self.family).validate(self)
 
     # ----- constructors -------------------------------------------------------------------
+    @classmethod
+    def of(cls, cells: Mapping[str, tuple[Iterable[Edge], Iterable[int]]], style: str = "edges",
+           family: str = "darts") -> "Genotype":
+        """Build from {kind: (edges, concat)}."""
+        return cls(tuple((kind, tuple(edges), tuple(concat)) for kind, (edges, concat) in cells.items()),
+                   style, family)
+
+    @classmethod
+    def darts(cls, normal: Iterable[Edge], normal_concat: Iterable[int], reduce: Iterable[Edge],
+              reduce_concat: Iterable[int], style: str = "edges") -> "Genotype":
+        """A DARTS-family genotype from (op, to, from) edges of its two cells."""
+        return cls.of({"normal": (normal, normal_concat), "reduce": (reduce, reduce_concat)}, style)
+
     @classmethod
     def from_pairs(cls, normal: Iterable, normal_concat: Iterable[int], reduce: Iterable,
                    reduce_concat: Iterable[int]) -> "Genotype":
         """Build from the DARTS form: a list of (op, from_node), two per node in node order."""
-        return cls(_pairs_to_edges(list(normal), "normal"), tuple(normal_concat),
-                   _pairs_to_edges(list(reduce), "reduce"), tuple(reduce_concat), style="pairs")
+        return cls.from_dict({"normal": list(normal), "normal_concat": list(normal_concat),
+                              "reduce": list(reduce), "reduce_concat": list(reduce_concat)})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Genotype":
-        """Build from a mapping with normal, normal_concat, reduce, reduce_concat (either tuple form)."""
+        """Build from a JSON mapping: the DARTS form (normal, normal_concat, reduce, reduce_concat, in
+        either tuple form) or another family's form, named by its "family" key."""
         if not isinstance(data, Mapping):
             raise GenotypeError(f"a genotype must be a JSON object, got {type(data).__name__}")
-        keys = {"normal", "normal_concat", "reduce", "reduce_concat"}
-        missing = keys - set(data)
-        unknown = set(data) - keys - {"style"}
-        if missing:
-            raise GenotypeError(f"genotype is missing {', '.join(sorted(missing))}")
-        if unknown:
-            raise GenotypeError(f"genotype has unknown keys {', '.join(sorted(unknown))}")
-        cells = {}
-        styles = set()
-        for name in ("normal", "reduce"):
-            raw = data[name]
-            if not isinstance(raw, (list, tuple)):
-                raise GenotypeError(f"{name} must be a list of edges, got {type(raw).__name__}")
-            lengths = {len(e) if isinstance(e, (list, tuple)) else -1 for e in raw}
-            if lengths == {2}:
-                cells[name] = _pairs_to_edges(raw, name)
-                styles.add("pairs")
-            elif lengths <= {3}:
-                cells[name] = tuple(raw)
-                styles.add("edges")
-            else:
-                raise GenotypeError(f"{name} edges must all be (op, from) pairs or (op, to, from) triples")
-        style = data.get("style") or ("pairs" if styles == {"pairs"} else "edges")
-        concat = {}
-        for name in ("normal_concat", "reduce_concat"):
-            raw = data[name]
-            if not isinstance(raw, (list, tuple, range)):
-                raise GenotypeError(f"{name} must be a list of node indices, got {type(raw).__name__}")
-            concat[name] = tuple(raw)
-        return cls(cells["normal"], concat["normal_concat"], cells["reduce"], concat["reduce_concat"],
-                   style=style)
+        family = data.get("family", "darts")
+        if not isinstance(family, str):
+            raise GenotypeError(f"family must be a name, got {family!r}")
+        return genotype_family(family).from_dict(data)
 
     @classmethod
     def from_json(cls, text_or_dict: str | Mapping[str, Any]) -> "Genotype":
@@ -102,59 +94,99 @@ class Genotype:
 
     @classmethod
     def from_string(cls, text: str) -> "Genotype":
-        """Parse the official repos' `Genotype(normal=[...], normal_concat=..., ...)` repr, without eval."""
-        return cls.from_dict(_parse_repr(text))
+        """Parse a family's text form: the official `Genotype(normal=[...], ...)` repr (DARTS) or an
+        NB201 architecture string `|op~0|+|op~0|op~1|+...`; never with eval."""
+        if not isinstance(text, str):
+            raise GenotypeError("genotype text must be a string")
+        if len(text) > MAX_TEXT:
+            raise GenotypeError(f"genotype string too long ({len(text)} characters, at most {MAX_TEXT})")
+        return family_of_text(text).from_text(text.strip())
 
     # ----- views --------------------------------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind, _, _ in self.cells)
+
+    def cell(self, kind: str) -> tuple[tuple[Edge, ...], tuple[int, ...]]:
+        """(edges, concat) of the cell `kind` ('normal' or 'reduce' in the DARTS family, 'cell' in NB201)."""
+        for name, edges, concat in self.cells:
+            if name == kind:
+                return edges, concat
+        raise GenotypeError(f"unknown cell {kind!r}; valid: {', '.join(self.kinds)}")
+
+    @property
+    def normal(self) -> tuple[Edge, ...]:
+        return self.cell("normal")[0]
+
+    @property
+    def normal_concat(self) -> tuple[int, ...]:
+        return self.cell("normal")[1]
+
+    @property
+    def reduce(self) -> tuple[Edge, ...]:
+        return self.cell("reduce")[0]
+
+    @property
+    def reduce_concat(self) -> tuple[int, ...]:
+        return self.cell("reduce")[1]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "normal": [list(e) for e in self.normal],
-            "normal_concat": list(self.normal_concat),
-            "reduce": [list(e) for e in self.reduce],
-            "reduce_concat": list(self.reduce_concat),
-            "style": self.style,
-        }
+        return genotype_family(self.family).to_dict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
     def to_string(self) -> str:
-        """The official `Genotype(...)` repr, in this genotype's tuple form."""
-        def cell(edges: tuple[Edge, ...]) -> str:
-            if self.style == "pairs":
-                return "[" + ", ".join(f"({op!r}, {src})" for op, _, src in edges) + "]"
-            return "[" + ", ".join(f"({op!r}, {dst}, {src})" for op, dst, src in edges) + "]"
-        return (f"Genotype(normal={cell(self.normal)}, normal_concat={list(self.normal_concat)}, "
-                f"reduce={cell(self.reduce)}, reduce_concat={list(self.reduce_concat)})")
+        """The family's text form (DARTS: the official `Genotype(...)` repr in this genotype's tuple form)."""
+        return genotype_family(self.family).to_text(self)
 
-    def cell(self, name: str) -> tuple[tuple[Edge, ...], tuple[int, ...]]:
-        """(edges, concat) of the 'normal' or 'reduce' cell."""
-        if name not in ("normal", "reduce"):
-            raise GenotypeError(f"unknown cell {name!r}; valid: normal, reduce")
-        return getattr(self, name), getattr(self, f"{name}_concat")
+    def count(self, ops: Iterable[str], kind: str | None = None) -> int:
+        """How many edges of the cell `kind` (default: the first) carry one of `ops`."""
+        wanted = set(ops)
+        return sum(op in wanted for op, _, _ in self.cell(kind or self.kinds[0])[0])
 
-    def skip_count(self, name: str = "normal") -> int:
-        return sum(op == "skip_connect" for op, _, _ in self.cell(name)[0])
+    def skip_count(self, kind: str | None = None) -> int:
+        return self.count(("skip_connect",), kind)
 
 
-def computed_nodes(edges: Iterable[Edge], concat: Iterable[int]) -> tuple[int, ...]:
+def genotype_family(name: str):
+    """The family object (validation, JSON and text forms) of `name`."""
+    from .spaces import GENOTYPE_FAMILIES
+
+    try:
+        return GENOTYPE_FAMILIES[name]
+    except KeyError:
+        raise GenotypeError(f"unknown genotype family {name!r}; valid: {', '.join(GENOTYPE_FAMILIES)}") from None
+
+
+def family_of_text(text: str):
+    """The family whose text form `text` is written in."""
+    from .spaces import GENOTYPE_FAMILIES
+
+    for family in GENOTYPE_FAMILIES.values():
+        if family.reads(text.strip()):
+            return family
+    raise GenotypeError("not a genotype string: expected Genotype(...) or an NB201 string |op~0|+|op~0|op~1|+...")
+
+
+def computed_nodes(edges: Iterable[Edge], concat: Iterable[int], num_inputs: int = 2) -> tuple[int, ...]:
     """Intermediate nodes that get at least one input from a computed node, in order.
 
     A node with no input is ignored, and an edge from an ignored node is skipped, so a node fed
     only by ignored nodes is ignored too.
     """
     edges = tuple(edges)
-    last = max([dst for _, dst, _ in edges] + list(concat) + [NUM_INPUTS - 1])
-    alive = {0, 1}
-    for node in range(NUM_INPUTS, last + 1):
+    last = max([dst for _, dst, _ in edges] + list(concat) + [num_inputs - 1])
+    alive = set(range(num_inputs))
+    for node in range(num_inputs, last + 1):
         if any(dst == node and src in alive for _, dst, src in edges):
             alive.add(node)
-    return tuple(sorted(alive - {0, 1}))
+    return tuple(sorted(alive - set(range(num_inputs))))
 
 
-def output_nodes(edges: Iterable[Edge], concat: Iterable[int]) -> tuple[int, ...]:
+def output_nodes(edges: Iterable[Edge], concat: Iterable[int], num_inputs: int = 2) -> tuple[int, ...]:
     """The nodes a cell concatenates: its concat list restricted to computed nodes."""
-    alive = set(computed_nodes(edges, concat))
+    alive = set(computed_nodes(edges, concat, num_inputs))
     return tuple(n for n in concat if n in alive)
 
 
@@ -174,97 +206,39 @@ def _edge(raw: Any, cell: str) -> Edge:
     return (op, _int(dst, cell), _int(src, cell))
 
 
-def _pairs_to_edges(pairs: list, cell: str) -> tuple[Edge, ...]:
-    if len(pairs) % 2:
-        raise GenotypeError(f"{cell}: the DARTS (op, from_node) form needs two pairs per node, got {len(pairs)}")
-    edges = []
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise GenotypeError(f"{cell}: expected an (op, from_node) pair, got {pair!r}")
-        edges.append((pair[0], NUM_INPUTS + i // 2, pair[1]))
-    return tuple(edges)
-
-
-def _validate_cell(name: str, edges: tuple[Edge, ...], concat: tuple[int, ...], allow_duplicates: bool) -> None:
-    if not concat:
-        raise GenotypeError(f"{name}_concat is empty")
-    for node in concat:
-        if not NUM_INPUTS <= node <= MAX_NODE:
-            raise GenotypeError(f"{name}_concat: node {node} out of range {NUM_INPUTS}..{MAX_NODE}")
-    if len(set(concat)) != len(concat):
-        raise GenotypeError(f"{name}_concat lists a node twice: {list(concat)}")
+def check_edges(kind: str, edges: tuple[Edge, ...], ops: Iterable[str], num_inputs: int, last: int,
+                duplicates: bool) -> None:
+    """Every edge has a known op, goes to an intermediate node num_inputs..last and comes from an
+    earlier node; duplicates only where the family allows them."""
+    ops = tuple(ops)
     seen = set()
     for op, dst, src in edges:
-        if op not in ALL_OPS:
-            raise GenotypeError(f"{name}: unknown op {op!r}; valid ops: {', '.join(ALL_OPS)}")
-        if not NUM_INPUTS <= dst <= MAX_NODE:
-            raise GenotypeError(f"{name}: edge ({op}, {dst}, {src}) goes to node {dst}, out of range "
-                                f"{NUM_INPUTS}..{MAX_NODE}")
+        if op not in ops:
+            raise GenotypeError(f"{kind}: unknown op {op!r}; valid ops: {', '.join(ops)}")
+        if not num_inputs <= dst <= last:
+            raise GenotypeError(f"{kind}: edge ({op}, {dst}, {src}) goes to node {dst}, but the cell has nodes "
+                                f"{num_inputs}..{last}")
         if src < 0:
-            raise GenotypeError(f"{name}: edge ({op}, {dst}, {src}) comes from node {src}, out of range")
+            raise GenotypeError(f"{kind}: edge ({op}, {dst}, {src}) comes from node {src}, out of range")
         if src >= dst:
-            raise GenotypeError(f"{name}: edge ({op}, {dst}, {src}) comes from the same or a later node")
-        if (op, dst, src) in seen and not allow_duplicates:
-            raise GenotypeError(f"{name}: duplicate edge ({op}, {dst}, {src})")
+            raise GenotypeError(f"{kind}: edge ({op}, {dst}, {src}) comes from the same or a later node")
+        if (op, dst, src) in seen and not duplicates:
+            raise GenotypeError(f"{kind}: duplicate edge ({op}, {dst}, {src})")
         seen.add((op, dst, src))
 
 
-_LITERALS = (ast.Constant, ast.List, ast.Tuple)
-
-
-def _literal(node: ast.AST) -> Any:
-    """Lists, tuples, str and int constants, and range(a, b): nothing else."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-            and type(node.operand.value) is int:
-        return -node.operand.value
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_literal(e) for e in node.elts]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
-            and not node.keywords and 1 <= len(node.args) <= 2:
-        bounds = [_literal(a) for a in node.args]
-        if all(type(b) is int for b in bounds) and all(0 <= b <= MAX_NODE + 1 for b in bounds):
-            return list(range(*bounds))
-    raise GenotypeError(f"genotype string may only hold lists, tuples, strings, integers and range(a, b); "
-                        f"found {ast.dump(node)[:60]}")
-
-
-def _parse_repr(text: str) -> dict[str, Any]:
-    if not isinstance(text, str):
-        raise GenotypeError("genotype string must be text")
-    if len(text) > MAX_TEXT:
-        raise GenotypeError(f"genotype string too long ({len(text)} characters, at most {MAX_TEXT})")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-        raise GenotypeError(f"not a Genotype(...) string: {err.__class__.__name__}") from None
-    call = tree.body
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Genotype"):
-        raise GenotypeError("not a Genotype(...) string: it must be a single call to Genotype")
-    fields = ["normal", "normal_concat", "reduce", "reduce_concat"]
-    if len(call.args) > len(fields):
-        raise GenotypeError("Genotype(...) takes at most 4 arguments")
-    data = {fields[i]: _literal(arg) for i, arg in enumerate(call.args)}
-    for kw in call.keywords:
-        if kw.arg is None or kw.arg not in fields:
-            raise GenotypeError(f"Genotype(...) has an unknown argument {kw.arg!r}")
-        if kw.arg in data:
-            raise GenotypeError(f"Genotype(...) gives {kw.arg} twice")
-        data[kw.arg] = _literal(kw.value)
-    return data
-
-
 def load_genotype(spec: str | Path, published: Mapping[str, Genotype] | None = None) -> Genotype:
-    """A published genotype by name, or a file holding JSON or a `Genotype(...)` string."""
+    """A published genotype by name, a file holding JSON or a genotype string, or such a string itself."""
     if published is not None and str(spec) in published:
         return published[str(spec)]
+    text = str(spec).strip()
+    if text.startswith("|") or text.startswith("Genotype(") or text.startswith("{"):
+        return Genotype.from_json(text) if text.startswith("{") else Genotype.from_string(text)
     path = Path(spec)
     if not path.is_file():
         names = ", ".join(published) if published else ""
-        raise GenotypeError(f"{spec!s} is neither a published genotype ({names}) nor a file")
+        raise GenotypeError(f"{spec!s} is neither a published genotype ({names}), a genotype string nor a file")
     text = path.read_text(encoding="utf-8", errors="replace").strip()
     if text.startswith("{"):
-        data = Genotype.from_json(text)
-        return data
+        return Genotype.from_json(text)
     return Genotype.from_string(text)

@@ -64,6 +64,20 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+class NoiseOp(nn.Module):
+    """The R-DARTS S4 'noise' op: Gaussian noise N(mean, std) of the (strided) input's shape, in
+    training and evaluation alike; no gradient reaches its input."""
+
+    def __init__(self, stride: int, mean: float = 0.0, std: float = 1.0):
+        super().__init__()
+        self.stride, self.mean, self.std = stride, mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return torch.empty_like(x).normal_(self.mean, self.std)
+
+
 class FactorizedReduce(nn.Module):
     """Halve the resolution with two offset 1x1 stride-2 convs, concatenated."""
 
@@ -112,6 +126,7 @@ OPS: dict[str, OpBuilder] = {
     "dil_conv_3x3": lambda c, stride, affine: DilConv(c, c, 3, stride, 2, 2, affine),
     "dil_conv_5x5": lambda c, stride, affine: DilConv(c, c, 5, stride, 4, 2, affine),
     "conv_7x1_1x7": lambda c, stride, affine: Conv7x1x1x7(c, stride, affine),
+    "noise": lambda c, stride, affine: NoiseOp(stride),
 }
 
 

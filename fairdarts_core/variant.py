@@ -1,77 +1,203 @@
-"""The interface a search variant implements: the small delta it makes against DARTS.
+"""The interfaces a method implements: `Variant` (the small delta a search makes against DARTS) and
+`Sampler` (a baseline that draws genotypes instead of searching).
 
-A variant says how alphas become weights, which extra architecture loss it adds, which hooks it
-puts on op outputs, its op set and alpha init, and how it discretizes. The shared search loop
-(`fairdarts_core.search`) calls these and nothing else.
+A variant declares its architecture parameters and their init, turns them into activated weights
+(`weights`, used by every order, the parse, the gap and the Hessian), may swap the mixed op, add
+an architecture loss, put hooks on op outputs for the search's progress, skip arch steps while it
+warms up, plan stages and prune between them, and parse. Every default is plain DARTS; the shared
+loop (`fairdarts_core.search`) calls these and nothing else. Options are dataclass fields whose
+comments are their help text; ablations are field overrides (`with_options`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar
+import typing
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from .discretize import DEFAULT_THRESHOLD, PARSE_METHODS, parse_genotype
 from .genotype import Genotype
-from .space import PRIMITIVES
+from .mixed_op import MixedOpFactory, mixed_op
+from .supernet import ALPHA_PREFIX
+
+DEFAULT_THRESHOLD = 0.85
+ParseMethod = Literal["darts", "threshold_sparse", "threshold_edge", "argmax"]
 
 
 @dataclass(frozen=True)
-class Variant:
-    """DARTS itself: softmax weights, alpha = 1e-3 * randn, no extra loss, the DARTS parse rule."""
+class Progress:
+    """Where a search is: the stage, the epoch overall and within the stage."""
 
-    name: ClassVar[str] = "darts"
-    activation: ClassVar[str] = "softmax"
-    searches: ClassVar[bool] = True  # False: the variant samples genotypes instead (random DARTS)
+    stage: int
+    stages: int
+    epoch: int  # over the whole search, from 0
+    epochs: int  # of the whole search
+    stage_epoch: int  # within the stage, from 0
+    stage_epochs: int
 
-    primitives: tuple[str, ...] = PRIMITIVES
-    parse_method: str = "darts"
-    threshold: float = DEFAULT_THRESHOLD
-    # Published search hyperparameters (CIFAR-10) that differ per variant; the paper preset uses them.
-    paper_search: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    @property
+    def fraction(self) -> float:
+        """Share of the whole search done before this epoch."""
+        return self.epoch / self.epochs
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a search: its epochs, its supernet's cells and the ops each edge holds."""
+
+    epochs: int
+    cells: int
+    # Per cell kind, per edge, the op names the edge holds; None: the space's op set on every edge.
+    ops: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] | None = None
+
+    def edge_ops(self) -> dict[str, tuple[tuple[str, ...], ...]] | None:
+        return None if self.ops is None else {kind: rows for kind, rows in self.ops}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "cells": self.cells,
+                "ops": None if self.ops is None else {kind: [list(r) for r in rows] for kind, rows in self.ops}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Stage":
+        ops = data.get("ops")
+        return cls(int(data["epochs"]), int(data["cells"]),
+                   None if ops is None else tuple((k, tuple(tuple(r) for r in rows)) for k, rows in ops.items()))
+
+
+class Options:
+    """Options as frozen dataclass fields: validated Literal choices, plain-value views, overrides."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line: what the method is (help text, table captions)
 
     def __post_init__(self) -> None:
-        if self.parse_method not in PARSE_METHODS:
-            raise ValueError(f"unknown parse method {self.parse_method!r}; valid: {', '.join(PARSE_METHODS)}")
+        for f in fields(self):
+            choices = literal_choices(type(self), f.name)
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                raise ValueError(f"{f.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+    def options(self) -> dict[str, Any]:
+        """The settings as plain values (for manifests and tables)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def with_options(self, **overrides: Any):
+        """A copy with some fields changed; unknown names are an error that lists the valid ones."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"{self.name} has no option(s) {', '.join(sorted(unknown))}; "
+                             f"valid: {', '.join(sorted(known))}")
+        return replace(self, **overrides)
+
+
+def literal_choices(cls: type, name: str) -> tuple[Any, ...]:
+    """The allowed values of a field annotated Literal[...] (or Literal[...] | None); () otherwise."""
+    hint = typing.get_type_hints(cls).get(name)
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is Literal:
+            return typing.get_args(arg)
+    return ()
+
+
+@dataclass(frozen=True)
+class Variant(Options):
+    """DARTS itself: softmax weights over the ops of an edge, alpha = 1e-3 * randn, no extra loss,
+    one stage, the DARTS parse rule."""
+
+    name: ClassVar[str] = "darts"
+    summary: ClassVar[str] = "DARTS"
+    activation: ClassVar[str] = "softmax"
+    default_parse: ClassVar[str] = "darts"
+    # Published search hyperparameters (SearchConfig fields): the paper preset takes all of them; the
+    # short presets all but the sizes (epochs, batch), with the arch learning rate scaled.
+    paper_search: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
+    with_none: bool | None = None  # the 'none' op in the DARTS space: on adds it, off removes it, unset keeps the space's op set (other spaces fix theirs)
+    parse_method: ParseMethod | None = None  # unset: the variant's usual method, or the space's own where that does not apply
+    threshold: float = DEFAULT_THRESHOLD  # sigma of the threshold parse methods
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
-        object.__setattr__(self, "primitives", tuple(self.primitives))
 
-    def init_alphas(self, shape: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    def describe(self) -> str:
+        """The variant with the options that differ from its defaults, for captions."""
+        default = type(self)()
+        changed = [f"{k}={v}" for k, v in self.options().items() if v != getattr(default, k)]
+        return self.summary + (f" ({', '.join(changed)})" if changed else "")
+
+    # ----- space ------------------------------------------------------------------------------
+    def check_space(self, space) -> None:
+        """Raise a ValueError if this variant cannot search `space`."""
+        space.check_parse_method(self.resolved_parse(space))
+        self.primitives(space)
+
+    def primitives(self, space) -> tuple[str, ...]:
+        """The op set searched: the space's, with 'none' added or removed by with_none."""
+        return space.op_set(self.with_none)
+
+    def resolved_parse(self, space) -> str:
+        if self.parse_method is not None:
+            return self.parse_method
+        return self.default_parse if self.default_parse in space.parse_methods else space.parse_methods[0]
+
+    # ----- architecture parameters and weights -------------------------------------------------
+    def arch_shapes(self, space, primitives: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every architecture parameter (alphas per cell kind: (edges, ops))."""
+        return {ALPHA_PREFIX + kind: (len(space.edges), len(primitives)) for kind in space.cell_kinds}
+
+    def init_arch(self, name: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         return 1e-3 * torch.randn(shape, generator=generator)
 
     def activate(self, alphas: torch.Tensor) -> torch.Tensor:
-        """(edges, ops) alphas -> (edges, ops) weights."""
+        """(edges, ops) logits -> (edges, ops) weights."""
         return torch.softmax(alphas, dim=-1)
 
-    def weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        return {name: self.activate(a) for name, a in model.alphas().items()}
+    def weights(self, arch: Mapping[str, torch.Tensor], space) -> dict[str, torch.Tensor]:
+        """{cell kind: (edges, ops)} activated weights from the architecture parameters (functional)."""
+        return {kind: self.activate(arch[ALPHA_PREFIX + kind]) for kind in space.cell_kinds}
 
-    def arch_loss(self, weights: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def mixed_op(self) -> MixedOpFactory:
+        return mixed_op
+
+    def arch_loss(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """An extra loss on the weights, added to the cross-entropy in both steps; None for none."""
         return None
 
-    def attach(self, model: nn.Module) -> None:
-        """Register hooks on the supernet's modules (noise on skips, ...); nothing by default."""
+    # ----- the search's progress ---------------------------------------------------------------
+    def hooks(self, net: nn.Module, progress: Progress) -> list[Any]:
+        """Put this epoch's hooks on the supernet's modules; returns their handles (removed after the
+        epoch). Nothing by default."""
+        return []
 
-    def start_epoch(self, epoch: int) -> None:
-        """Called before every search epoch (schedules)."""
+    def arch_step(self, progress: Progress) -> bool:
+        """Whether this epoch steps the architecture (False: a weight-only warm-up epoch)."""
+        return True
 
-    def parse(self, weights: dict[str, torch.Tensor]) -> Genotype:
-        return parse_genotype(weights["normal"], weights["reduce"], self.parse_method, self.threshold,
-                              self.primitives)
+    def plan(self, epochs: int, cells: int, space) -> tuple[Stage, ...]:
+        """The stages of a search of `epochs` epochs whose supernet has `cells` cells: one by default."""
+        return (Stage(epochs, cells),)
 
-    def options(self) -> dict[str, Any]:
-        """The variant's settings as plain values (for manifests and tables)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+    def between_stages(self, weights: Mapping[str, np.ndarray], done: Stage, nxt: Stage, space,
+                       primitives: Sequence[str]) -> Stage:
+        """The next stage, given the final weights of the stage `done` (P-DARTS prunes ops here)."""
+        return nxt
 
-    def with_options(self, **overrides: Any) -> "Variant":
-        """A copy with some fields changed; unknown names are an error that lists the valid ones."""
-        known = {f.name for f in fields(self) if f.compare}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ValueError(f"variant {self.name} has no option(s) {', '.join(sorted(unknown))}; "
-                             f"valid: {', '.join(sorted(known))}")
-        return replace(self, **overrides)
+    # ----- discretization ----------------------------------------------------------------------
+    def parse(self, weights: Mapping[str, Any], space, primitives: Sequence[str],
+              masks: Mapping[str, np.ndarray] | None = None) -> Genotype:
+        return space.parse(weights, self.resolved_parse(space), self.threshold, primitives, masks)
+
+
+@dataclass(frozen=True)
+class Sampler(Options):
+    """A baseline that draws genotypes of a space instead of searching."""
+
+    def sample(self, seed: int, space) -> list[Genotype]:
+        raise NotImplementedError

@@ -1,29 +1,52 @@
-"""The search variants by name. Each is a small delta against DARTS on the Variant interface."""
+"""The search variants and samplers by name. A variant is a small delta against DARTS on the
+Variant interface; a sampler draws genotypes instead of searching. A new method is one module here
+plus its line in VARIANTS or SAMPLERS."""
 
 from __future__ import annotations
 
-from fairdarts_core.variant import Variant
+from fairdarts_core.variant import Options, Sampler, Variant
 
-from .darts import DARTS
+from .darts import DARTS, DARTSV1, DARTSV2
+from .darts_minus import DARTSMinus
 from .fair_darts import FairDARTS
 from .noisy_darts import NoisyDARTS
+from .p_darts import PDARTS
+from .pc_darts import PCDARTS
 from .random_darts import RandomDARTS
 
 VARIANTS: dict[str, type[Variant]] = {
     "darts": DARTS,
+    "darts_v1": DARTSV1,
+    "darts_v2": DARTSV2,
+    "darts_minus": DARTSMinus,
     "fair_darts": FairDARTS,
     "noisy_darts": NoisyDARTS,
+    "p_darts": PDARTS,
+    "pc_darts": PCDARTS,
+}
+SAMPLERS: dict[str, type[Sampler]] = {
     "random_darts": RandomDARTS,
 }
+METHODS: dict[str, type[Options]] = {**VARIANTS, **SAMPLERS}
 
 
-def make_variant(name: str, **options) -> Variant:
-    """The variant `name` with field overrides; unknown names and options are errors listing the valid ones."""
+def make_method(name: str, **options) -> Variant | Sampler:
+    """The variant or sampler `name` with field overrides; unknown names and options are errors
+    listing the valid ones."""
     try:
-        cls = VARIANTS[name]
+        cls = METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}") from None
+        raise ValueError(f"unknown variant {name!r}; valid: {', '.join(METHODS)}") from None
     return cls().with_options(**options)
 
 
-__all__ = ["VARIANTS", "Variant", "make_variant", "DARTS", "FairDARTS", "NoisyDARTS", "RandomDARTS"]
+def make_variant(name: str, **options) -> Variant:
+    """The searching variant `name` with field overrides."""
+    method = make_method(name, **options)
+    if not isinstance(method, Variant):
+        raise ValueError(f"{name} does not search, it samples genotypes; searching variants: {', '.join(VARIANTS)}")
+    return method
+
+
+__all__ = ["METHODS", "SAMPLERS", "VARIANTS", "Sampler", "Variant", "make_method", "make_variant",
+           "DARTS", "DARTSV1", "DARTSV2", "FairDARTS", "NoisyDARTS", "RandomDARTS"]

@@ -1,4 +1,6 @@
-"""Random DARTS: no search; random DARTS-style genotypes with exactly k normal-cell skips and a FLOPs floor."""
+"""Random DARTS: no search; random genotypes of a space, drawn as a DARTS search would parse random
+alphas. In the DARTS space the published setting asks for exactly k skip connections in the normal
+cell and a FLOPs floor of the C=36, 20-cell network."""
 
 from __future__ import annotations
 
@@ -7,40 +9,49 @@ from dataclasses import dataclass
 import torch
 
 from fairdarts_core.genotype import Genotype
-from fairdarts_core.metrics import profile_genotype
-from fairdarts_core.space import NUM_EDGES
-from fairdarts_core.variant import Variant
+from fairdarts_core.supernet import mask_arch
+from fairdarts_core.variant import Sampler
+from .darts import DARTS
 
 
 @dataclass(frozen=True)
-class RandomDARTS(Variant):
+class RandomDARTS(Sampler):
     name = "random_darts"
-    searches = False
+    summary = "random DARTS (random genotypes: DARTS rule on alpha = 1e-3 randn)"
 
-    skips: int = 2  # exactly this many skip connections in the normal cell
-    flops_floor_m: float = 500.0  # of the evaluation network, C=36, 20 cells (thop multiply-adds)
+    skips: int | None = None  # exactly this many skip connections in the first cell (DARTS space: 2); unset: any
+    flops_floor_m: float | None = None  # least FLOPs (M, thop) of the paper-scale network (DARTS space: 500); unset: none
     count: int = 8  # architectures to sample
-    max_draws: int = 20_000
+    max_draws: int = 20_000  # draws before giving up
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.skips < 0 or self.count < 1:
+        if (self.skips is not None and self.skips < 0) or self.count < 1:
             raise ValueError("random_darts needs skips >= 0 and count >= 1")
 
-    def sample(self, seed: int) -> list[Genotype]:
-        """`count` genotypes drawn with alpha = 1e-3 * randn and the DARTS rule, redrawn until they qualify."""
+    def constraints(self, space) -> tuple[int | None, float | None]:
+        """(skips, FLOPs floor): the published 2 and 500M in the DARTS space, unless set."""
+        published = space.name == "darts"
+        return (2 if self.skips is None and published else self.skips,
+                500.0 if self.flops_floor_m is None and published else self.flops_floor_m)
+
+    def sample(self, seed: int, space) -> list[Genotype]:
+        """`count` distinct genotypes parsed from alpha = 1e-3 * randn, redrawn until they qualify."""
+        darts = DARTS()
+        primitives = darts.primitives(space)
+        masks = space.op_masks(primitives)
+        skips, floor = self.constraints(space)
         gen = torch.Generator().manual_seed(seed)
         found: list[Genotype] = []
         for _ in range(self.max_draws):
-            shape = (NUM_EDGES, len(self.primitives))
-            weights = {name: self.activate(self.init_alphas(shape, gen)) for name in ("normal", "reduce")}
-            genotype = self.parse(weights)
-            if genotype.skip_count("normal") != self.skips or genotype in found:
+            arch = {name: darts.init_arch(name, shape, gen) for name, shape in darts.arch_shapes(space, primitives).items()}
+            genotype = darts.parse(darts.weights(mask_arch(arch, masks), space), space, primitives, masks)
+            if (skips is not None and genotype.skip_count() != skips) or genotype in found:
                 continue
-            if profile_genotype(genotype)["flops_m"] < self.flops_floor_m:
+            if floor is not None and space.profile(genotype)["flops_m"] < floor:
                 continue
             found.append(genotype)
             if len(found) == self.count:
                 return found
-        raise ValueError(f"random_darts: found only {len(found)} of {self.count} genotypes with {self.skips} "
-                         f"skips and >= {self.flops_floor_m}M FLOPs in {self.max_draws} draws")
+        raise ValueError(f"random_darts: found only {len(found)} of {self.count} genotypes (skips {skips}, "
+                         f"FLOPs >= {floor}M) in {self.max_draws} draws")

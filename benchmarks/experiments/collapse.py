@@ -1,5 +1,9 @@
-"""Collapse: DARTS vs noise DARTS vs FairDARTS (random DARTS as a floor) over seeds: skip connections
-per epoch, discretization gap, final accuracy."""
+"""Skip-connection collapse: every searching variant in the spaces built to show it (NAS-Bench-201 and
+the R-DARTS reduced spaces S2, S3), over seeds, with a search long enough for the weights to settle.
+Per variant and space: the fraction of parameter-free ops (none, skip, pools, noise) in the parsed
+cells per epoch and at the end, how many seeds end skip-dominated (at least 2/3 of the kept edges
+parameter-free, i.e. 4 of NB201's 6), the dominant Hessian eigenvalue, and the accuracy of the final
+cells after a short training."""
 
 from __future__ import annotations
 
@@ -8,54 +12,116 @@ from pathlib import Path
 import pandas as pd
 
 from ..spec import Experiment, Setting
-from .stats import mean_std
+from .stats import count, groups, mean_std
 
 NAME = "collapse"
-SEEDS = {"paper": 3, "quick": 3, "smoke": 2}
+TITLE = "Skip-connection collapse across variants and spaces"
+SEEDS = {"paper": 3, "quick": 3, "smoke": 1}
+SPACES = {"paper": ("nb201", "s2", "s3"), "quick": ("nb201", "s2", "s3"), "smoke": ("s3",)}
+SMOKE_VARIANTS = ("darts_v1", "fair_darts")
+DOMINATED = 2 / 3  # a cell is skip-dominated when at least this share of its kept edges is parameter-free
+# The search of the quick preset per space, fixed before the study ran, sized to fit ~2 hours on 2 cores
+# (costs measured on these sizes, not outcomes): more epochs and images than the generic quick preset,
+# so that the architecture weights have time to move; the hessian every 5 epochs.
+QUICK_SEARCH = {
+    "nb201": {"epochs": 30, "train_limit": 2000, "batch_size": 64, "init_channels": 8, "layers": 1,
+              "hessian_every": 10, "gap_images": 256},
+    "s2": {"epochs": 20, "train_limit": 1000, "batch_size": 50, "init_channels": 8, "layers": 5,
+           "hessian_every": 10, "gap_images": 256},
+    "s3": {"epochs": 20, "train_limit": 1000, "batch_size": 50, "init_channels": 8, "layers": 5,
+           "hessian_every": 10, "gap_images": 256},
+}
+
+
+def _supports(name: str, space: str) -> bool:
+    from fairdarts_core.spaces import get_space
+    from variants import make_variant
+
+    try:
+        make_variant(name).check_space(get_space(space))
+        return True
+    except ValueError:
+        return False
 
 
 def build(preset: str, seeds: int | None = None, **_) -> Experiment:
-    settings = [Setting("DARTS", "darts"), Setting("noise DARTS", "noisy_darts"), Setting("FairDARTS", "fair_darts")]
-    if preset != "smoke":  # separates the zero-one loss from the sigmoid
-        settings.append(Setting("FairDARTS w=0", "fair_darts", {"zero_one_weight": 0.0}))
-    settings.append(Setting("random DARTS", "random_darts"))
+    from variants import SAMPLERS, VARIANTS
+
+    settings = []
+    for space in SPACES[preset]:
+        names = [n for n in VARIANTS if n != "darts" and (preset != "smoke" or n in SMOKE_VARIANTS)]
+        search = {"space": space, **(QUICK_SEARCH[space] if preset == "quick" else {})}
+        settings += [Setting(f"{name} @ {space}", name, search=search) for name in names if _supports(name, space)]
+        if preset != "smoke":
+            settings += [Setting(f"{name} @ {space}", name, {"count": 1}, search={"space": space})
+                         for name in SAMPLERS]
     n = seeds or SEEDS[preset]
-    return Experiment(NAME, "Skip-connection collapse across variants", tuple(settings), tuple(range(n)),
-                      search_preset=preset, train_preset=preset)
+    protocol = "spaces " + ", ".join(SPACES[preset])
+    if preset == "quick":
+        protocol += "; searches: " + "; ".join(
+            f"{s}: {c['epochs']} epochs, {c['train_limit']} digits ({c['train_limit'] // 2} + {c['train_limit'] // 2}), "
+            f"batch {c['batch_size']}, C={c['init_channels']}, {c['layers']} cell(s)" +
+            (" per stage" if s == "nb201" else "") for s, c in QUICK_SEARCH.items())
+        protocol += "; each variant's published learning rates (arch lr x30); the final cells trained with the quick preset"
+    return Experiment(NAME, TITLE, tuple(settings), tuple(range(n)), search_preset=preset, train_preset=preset,
+                      protocol=protocol)
 
 
 def table(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for label in dict.fromkeys(trials["label"]):
-        group = trials[trials["label"] == label]
-        ok = group[group["status"] == "ok"]
+    for row, group, ok in groups(trials):
+        variant, _, space = row.partition(" @ ")
+        free_final = _final_free(ok)
         rows.append({
-            "Variant": label,
-            "Skips normal": mean_std(ok["skips_normal"], 1),
-            "Skips reduce": mean_std(ok["skips_reduce"], 1),
+            "Variant": variant,
+            "Space": space,
+            "Param-free fraction": mean_std(free_final, 2),
+            "Skip-dominated seeds": f"{int((free_final >= DOMINATED - 1e-9).sum())} of {len(free_final)}"
+            if len(free_final) else "-",
+            "Skips (cell 1)": mean_std(ok["skips_normal"], 1),
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
-            "Near 0/1": mean_std(ok.get("search_near_01", pd.Series(dtype=float)), 2),
-            "FLOPs (M)": mean_std(ok["flops_m"], 0),
+            "Hessian eig": mean_std(ok.get("search_hessian_eig", pd.Series(dtype=float)), 2),
             "Accuracy %": mean_std(ok["test_acc"]),
-            "n": f"{len(ok)}" + (f" ({len(group) - len(ok)} failed)" if len(group) > len(ok) else ""),
+            "n": count(group, ok),
         })
     return pd.DataFrame(rows)
+
+
+def _final_free(ok: pd.DataFrame) -> pd.Series:
+    """The parameter-free fraction of each finished row's genotype (sampled ones included)."""
+    from fairdarts_core import Genotype
+    from fairdarts_core.search import param_free_fraction
+
+    values = [param_free_fraction(Genotype.from_json(g)) for g in ok.get("genotype", pd.Series(dtype=str)).dropna()]
+    return pd.Series(values, dtype=float)
+
+
+TABLE_NOTES = ("Param-free fraction: the share of the parsed cells' edges (all cell kinds) whose op has no "
+               "parameters (none, skip_connect, pools, noise), mean over seeds; a seed is skip-dominated when it is "
+               "at least 2/3 (NB201: 4 of 6 edges). Hessian eig: the dominant eigenvalue of the validation loss's "
+               "Hessian w.r.t. the architecture parameters at the last epoch where it was computed.")
 
 
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
     from .. import plots
 
-    search = epochs[epochs["stage"] == "search"]
     paths = []
+    search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
     if not search.empty:
-        figures_dir = out / "figures"
-        paths.append(plots.plot_skip_counts(search, figures_dir / "skip_counts.png"))
-        paths.append(plots.plot_epoch_bands(search, ("disc_gap",), figures_dir / "disc_gap.png",
-                                            "discretization gap (accuracy points)"))
-        paths.append(plots.plot_epoch_bands(search, ("near_01",), figures_dir / "near_01.png",
-                                            "fraction of weights within 0.1 of 0 or 1"))
+        for space in dict.fromkeys(label.partition(" @ ")[2] for label in search["label"]):
+            part = search[search["label"].str.endswith(f" @ {space}")].copy()
+            part["label"] = part["label"].str.partition(" @ ")[0]
+            paths.append(plots.plot_epoch_bands(part, ("param_free_fraction",),
+                                                out / "figures" / f"param_free_{space}.png",
+                                                f"parameter-free share of the parsed cells ({space})"))
+            paths.append(plots.plot_skip_counts(part, out / "figures" / f"skip_counts_{space}.png",
+                                                one_cell=space == "nb201"))
+            if "hessian_eig" in part and part["hessian_eig"].notna().any():
+                paths.append(plots.plot_epoch_bands(part.dropna(subset=["hessian_eig"]), ("hessian_eig",),
+                                                    out / "figures" / f"hessian_{space}.png",
+                                                    f"dominant Hessian eigenvalue ({space})"))
     ok = trials[trials["status"] == "ok"]
-    summary = ok.groupby("label", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
-    paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="label", y="acc",
-                                           yerr="acc_std", title="Accuracy after training"))
+    summary = ok.groupby("row", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
+    paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="acc",
+                                           yerr="acc_std", title="Accuracy of the final cells after training"))
     return paths

@@ -1,5 +1,6 @@
-"""Comparison: published genotypes (and optionally a stability run's) trained under one protocol with the
-same seeds. Table in the seed's format: Model | FLOPs | Params | Batch size | lr | DP | Optimizer | Accuracy."""
+"""Comparison: published genotypes (and optionally a stability run's) trained under one protocol with
+the same seeds. Table in the published format: Model | FLOPs | Params | Batch size | lr | DP |
+Optimizer | Accuracy."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..spec import Experiment, Setting
-from .stats import mean_std
+from .stats import count, groups, mean_std
 
 NAME = "comparison"
+TITLE = "Genotypes trained under one protocol"
 MODELS = ("FairDARTS_a", "FairDARTS_b", "DARTS_V2", "PC_DARTS_cifar", "PDARTS")
 SEEDS = {"paper": 3, "quick": 2, "smoke": 2}
 
@@ -35,18 +37,16 @@ def build(preset: str, seeds: int | None = None, stability_dir: str | None = Non
     if stability_dir:
         settings += stability_settings(stability_dir)
     n = seeds or SEEDS[preset]
-    return Experiment(NAME, "Genotypes trained under one protocol", tuple(settings), tuple(range(n)),
-                      search_preset=preset, train_preset=preset)
+    return Experiment(NAME, TITLE, tuple(settings), tuple(range(n)), search_preset=preset, train_preset=preset,
+                      protocol="every genotype trained with the same seeds, batch, schedule, drop path and cutout")
 
 
 def table(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for label in dict.fromkeys(trials["label"]):
-        group = trials[trials["label"] == label]
-        ok = group[group["status"] == "ok"]
+    for row, group, ok in groups(trials):
         first = ok.iloc[0] if len(ok) else group.iloc[0]
         rows.append({
-            "Model": label,
+            "Model": row,
             "FLOPs": f"{first.get('flops_m', float('nan')):.0f}M",
             "Params": f"{first.get('params_m', float('nan')):.2f}M",
             "Params with aux": f"{first.get('params_with_aux_m', float('nan')):.2f}M",
@@ -55,7 +55,7 @@ def table(trials: pd.DataFrame) -> pd.DataFrame:
             "DP": first.get("train_drop_path", "-"),
             "Optimizer": "SGD + cosine",
             "Accuracy %": mean_std(ok["test_acc"]) if len(ok) else "FAILED",
-            "n": len(ok),
+            "n": count(group, ok),
         })
     return pd.DataFrame(rows)
 
@@ -71,7 +71,7 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]
     from .. import plots
 
     ok = trials[trials["status"] == "ok"]
-    summary = ok.groupby("label", sort=False).agg(flops_m=("flops_m", "first"), test_acc=("test_acc", "mean"),
-                                                  test_acc_std=("test_acc", "std")).reset_index()
+    summary = ok.groupby("row", sort=False).agg(flops_m=("flops_m", "first"), test_acc=("test_acc", "mean"),
+                                                test_acc_std=("test_acc", "std")).reset_index()
     return [plots.plot_accuracy_vs_flops(summary, out / "figures" / "accuracy_vs_flops.png", x="flops_m",
-                                         y="test_acc", label="label")]
+                                         y="test_acc", label="row")]

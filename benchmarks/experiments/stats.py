@@ -42,3 +42,27 @@ def welch_p(a: pd.Series, b: pd.Series) -> float:
 
 def fmt_p(p: float) -> str:
     return "-" if np.isnan(p) else f"{p:.3f}"
+
+
+def paired_p(a: pd.Series, b: pd.Series) -> float:
+    """Two-sided paired t-test p-value of a against b, paired by their index (the seed); NaN with fewer
+    than 2 pairs or no variance in the differences."""
+    from scipy import stats
+
+    pairs = pd.concat([pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")], axis=1).dropna()
+    if len(pairs) < 2 or pairs.iloc[:, 0].sub(pairs.iloc[:, 1]).std() == 0:
+        return float("nan")
+    return float(stats.ttest_rel(pairs.iloc[:, 0], pairs.iloc[:, 1]).pvalue)
+
+
+def groups(trials: pd.DataFrame):
+    """(row name, its trials, the ok ones) in the order the rows first appear."""
+    for row in dict.fromkeys(trials["row"]):
+        group = trials[trials["row"] == row]
+        yield row, group, group[group["status"] == "ok"]
+
+
+def count(group: pd.DataFrame, ok: pd.DataFrame) -> str:
+    """'n' of a row: the ok trials, and the failed ones if any."""
+    failed = len(group) - len(ok)
+    return f"{len(ok)}" + (f" ({failed} failed)" if failed else "")

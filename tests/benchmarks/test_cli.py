@@ -18,7 +18,7 @@ from PIL import Image
 from benchmarks.cli import main
 from fairdarts_core import PARSE_METHODS, PUBLISHED_GENOTYPES, Genotype, genotype_mask, parse_genotype, \
     profile_genotype
-from fairdarts_core.space import EDGES, PRIMITIVES
+from fairdarts_core.spaces.darts import EDGES, PRIMITIVES
 
 FAIR_A_FLOPS_M = 373  # FairDARTS-a as published (M multiply-adds, C=36, 20 cells); thop here gives 371.6
 SEARCH_FIGURES = {"weights_normal.png", "weights_reduce.png", "weights_final.png", "skip_counts.png",
@@ -116,7 +116,7 @@ def test_profile_text_output(capsys):
     code, out, err = run_cli(capsys, "profile", "FairDARTS_a", "--init-channels", "16", "--layers", "8")
     assert code == 0, err
     expected = profile_genotype(PUBLISHED_GENOTYPES["FairDARTS_a"], 16, 8)
-    assert f"{expected['flops_m']:.1f}M FLOPs" in out and "C=16, 8 cells" in out
+    assert f"{expected['flops_m']:.1f}M FLOPs" in out and f"{expected['params_m']:.3f}M params" in out
 
 
 # ----- parse ---------------------------------------------------------------------------------
@@ -370,9 +370,9 @@ BAD_INPUTS = {
     "threshold-2": (lambda t: ["parse", t, "--method", "threshold_sparse", "--threshold", "2"], ["--threshold"]),
     "search-threshold-2": (lambda t: ["search", "--variant", "fair_darts", "--threshold", "2", "--out", t / "o"],
                            ["--threshold"]),
-    "unknown-parse-method": (lambda t: ["parse", t, "--method", "argmax"], ["--method"]),
+    "unknown-parse-method": (lambda t: ["parse", t, "--method", "bogus"], ["--method"]),
     "option-of-another-variant": (lambda t: ["search", "--variant", "darts", "--zero-one-weight", "1",
-                                             "--preset", "smoke", "--out", t / "o"], ["zero_one_weight"]),
+                                             "--preset", "smoke", "--out", t / "o"], ["--zero-one-weight"]),
     "missing-out": (lambda t: ["search", "--variant", "fair_darts"], ["--out"]),
     "corrupt-checkpoint": (lambda t: ["evaluate", "--genotype", "FairDARTS_a", "--checkpoint",
                                       _file(t, "c.pt", "not a checkpoint")], ["corrupt"]),

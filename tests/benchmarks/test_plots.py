@@ -12,7 +12,7 @@ from PIL import Image
 from benchmarks import plots
 from fairdarts_core.genotype import Genotype
 from fairdarts_core.published import PUBLISHED_GENOTYPES
-from fairdarts_core.space import EDGES, PRIMITIVES
+from fairdarts_core.spaces.darts import EDGES, PRIMITIVES
 
 CELL_GENOTYPES = ("FairDARTS_a", "DARTS_V2", "DCO_EDGE_BS_64")
 
@@ -64,7 +64,7 @@ def boxes_overlap(a, b):
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED_GENOTYPES))
 def test_cell_labels_do_not_overlap(name):
-    for cell in plots.CELLS:
+    for cell in ("normal", "reduce"):
         arrows = plots.cell_arrows(PUBLISHED_GENOTYPES[name], cell)
         edges = PUBLISHED_GENOTYPES[name].cell(cell)[0]
         assert sorted(a["op"] for a in arrows if a["op"]) == sorted(op for op, _, _ in edges)
@@ -74,7 +74,7 @@ def test_cell_labels_do_not_overlap(name):
 
 
 def test_label_box_estimate_covers_rendered_text():
-    fig = plots._figure((4, 4))
+    fig = plots.figure((4, 4))
     text = fig.text(0.5, 0.5, "sep_conv_3x3", fontsize=plots.LABEL_FONTSIZE)
     extent = text.get_window_extent(fig.canvas.get_renderer())
     to_units = plots.DPI * plots.INCH_PER_UNIT  # pixels per data unit on the cell axes
@@ -84,7 +84,7 @@ def test_label_box_estimate_covers_rendered_text():
 
 def test_edges_out_of_an_ignored_node_are_greyed():
     # node 3 has no input, so it is ignored; node 4 still computes from c_{k-1}
-    genotype = Genotype(normal=(("sep_conv_3x3", 2, 0), ("skip_connect", 4, 3), ("sep_conv_5x5", 4, 1)),
+    genotype = Genotype.darts(normal=(("sep_conv_3x3", 2, 0), ("skip_connect", 4, 3), ("sep_conv_5x5", 4, 1)),
                         normal_concat=(2, 3, 4), reduce=(("max_pool_3x3", 2, 0),), reduce_concat=(2,))
     assert plots.cell_layout(genotype, "normal")[3]["state"] == "ignored"
     arrows = {(a["op"], a["src"], a["dst"]): a for a in plots.cell_arrows(genotype, "normal")}
@@ -125,7 +125,7 @@ def test_plot_weight_trajectories_rejects_wrong_shape(tmp_path):
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
 def test_plot_weight_heatmaps(tmp_path, activation):
     rng = np.random.default_rng(1)
-    weights = {cell: softmax_weights(rng, (len(EDGES), len(PRIMITIVES))) for cell in plots.CELLS}
+    weights = {cell: softmax_weights(rng, (len(EDGES), len(PRIMITIVES))) for cell in ("normal", "reduce")}
     assert_png(plots.plot_weight_heatmaps(weights, PRIMITIVES, tmp_path / "heat.png", activation), 600, 400)
 
 
@@ -137,7 +137,7 @@ def test_near_binary_fraction():
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
 def test_plot_weight_histogram(tmp_path, activation):
     rng = np.random.default_rng(2)
-    weights = {cell: rng.uniform(size=(len(EDGES), len(PRIMITIVES))) for cell in plots.CELLS}
+    weights = {cell: rng.uniform(size=(len(EDGES), len(PRIMITIVES))) for cell in ("normal", "reduce")}
     assert_png(plots.plot_weight_histogram(weights, tmp_path / "hist.png", activation))
 
 

@@ -127,17 +127,16 @@ def test_forever_continues_into_the_next_epoch(small):
 
 def test_random_crop_with_padding_0_is_the_identity():
     x = torch.rand(4, 3, 32, 32)
-    assert torch.equal(random_crop(x, 0, torch.Generator().manual_seed(0)), x)
+    assert torch.equal(random_crop(x, 0, torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long)), x)
 
 
 def test_random_crop_matches_a_slice_of_the_padded_image():
     b, pad = 6, 4
     x = torch.arange(b * 3 * 32 * 32, dtype=torch.float32).view(b, 3, 32, 32) + 1  # every pixel distinct
-    out = random_crop(x, pad, torch.Generator().manual_seed(123))
-    # The same draws, in the same order: row offsets for the batch, then column offsets.
     gen = torch.Generator().manual_seed(123)
-    dy = torch.randint(0, 2 * pad + 1, (b, 1, 1), generator=gen).flatten()
-    dx = torch.randint(0, 2 * pad + 1, (b, 1, 1), generator=gen).flatten()
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    out = random_crop(x, pad, dy, dx)
     padded = F.pad(x, (pad,) * 4)
     assert out.shape == x.shape
     for i in range(b):
@@ -148,7 +147,8 @@ def test_random_crop_matches_a_slice_of_the_padded_image():
 
 def test_cutout_zeros_at_most_a_16x16_square_per_image():
     x = torch.rand(32, 3, 32, 32) + 1.0  # no zeros before cutout
-    out = cutout(x, 16, torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    out = cutout(x, 16, torch.randint(0, 32, (32,), generator=gen), torch.randint(0, 32, (32,), generator=gen))
     assert out.shape == x.shape
     zeros = out == 0
     assert torch.equal(zeros[:, 0], zeros[:, 1]) and torch.equal(zeros[:, 0], zeros[:, 2])
@@ -190,3 +190,29 @@ def test_unknown_dataset_raises():
 def test_bad_batch_size_raises(small):
     with pytest.raises(DataError):
         Batches(small, batch_size=0)
+
+
+def test_a_batch_draws_its_random_numbers_in_a_fixed_order_from_its_generator(small):
+    """Crop offsets, then flips, then cutout centres, from the epoch's CPU generator after the permutation:
+    the same numbers on every device (they are moved in one copy where the batch lives elsewhere)."""
+    batches = Batches(small, batch_size=8, augment=Augment(cutout=16), seed=3)
+    x, _ = next(batches.epoch(2))
+    gen = torch.Generator().manual_seed(3 * 100_003 + 2)
+    order = torch.randperm(len(small), generator=gen)
+    dy, dx = (torch.randint(0, 9, (8,), generator=gen) for _ in range(2))
+    flip = torch.rand(8, generator=gen) < 0.5
+    cy, cx = (torch.randint(0, 32, (8,), generator=gen) for _ in range(2))
+    raw = random_crop(small.images[order[:8]].float(), 4, dy, dx)
+    raw = torch.where(flip.view(-1, 1, 1, 1), raw.flip(3), raw)
+    expected = cutout((raw - batches.mean) / batches.std, 16, cy, cx)
+    assert torch.equal(x, expected)
+
+
+def test_autoaugment_is_reproducible_and_leaves_the_global_generator_alone(small):
+    batches = Batches(small, batch_size=4, augment=Augment(autoaugment=True), seed=0)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    a, _ = next(batches.epoch(0))
+    assert torch.equal(torch.get_rng_state(), before)
+    b, _ = next(batches.epoch(0))
+    assert torch.equal(a, b)

@@ -14,7 +14,7 @@ import torch
 
 from fairdarts_core.discretize import PARSE_METHODS, genotype_mask, parse_genotype
 from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
-from fairdarts_core.space import DARTS_PRIMITIVES, EDGES, PRIMITIVES
+from fairdarts_core.spaces.darts import DARTS_PRIMITIVES, EDGES, PRIMITIVES
 
 
 
@@ -67,14 +67,14 @@ SPARSE_THRESHOLD = {("sep_conv_3x3", 2, 0), ("max_pool_3x3", 4, 0), ("dil_conv_5
 EDGE = weights({
     (0, MAX): 0.9, (0, AVG): 0.95, (0, SKIP): 0.99,       # three above sigma: keep the best two
     (1, SEP3): 0.9,                                       # one above sigma
-    (2, SEP5): 0.9, (2, DIL3): 0.9, (2, DIL5): 0.9,       # three-way tie: lower op indices
+    (2, SEP5): 0.9, (2, DIL3): 0.9, (2, DIL5): 0.9,       # three-way tie: the official keeps the higher indices
     (3, SEP3): 0.84,                                      # just below
     (7, MAX): 0.86,
     (13, AVG): 0.88, (13, SEP3): 0.87, (12, SKIP): 0.85,  # exactly sigma is kept
 })
 EDGE_THRESHOLD = {
     ("skip_connect", 2, 0), ("avg_pool_3x3", 2, 0), ("sep_conv_3x3", 2, 1),
-    ("sep_conv_5x5", 3, 0), ("dil_conv_3x3", 3, 0),
+    ("dil_conv_3x3", 3, 0), ("dil_conv_5x5", 3, 0),
     ("max_pool_3x3", 4, 2),
     ("avg_pool_3x3", 5, 4), ("sep_conv_3x3", 5, 4), ("skip_connect", 5, 3),
 }
@@ -108,6 +108,30 @@ def test_threshold_edge_keeps_up_to_two_ops_per_edge():
     assert g.style == "edges"
     assert set(g.normal) == EDGE_THRESHOLD and len(g.normal) == len(EDGE_THRESHOLD)
     assert set(g.reduce) == EDGE_THRESHOLD
+
+
+def test_threshold_edge_lists_each_edges_ops_weaker_first_in_edge_order():
+    # The official loop appends sorted(enumerate(W[j]), key=weight)[-2:] edge by edge.
+    g = parse_genotype(EDGE, EDGE, "threshold_edge", threshold=0.85)
+    assert g.normal[:5] == (("avg_pool_3x3", 2, 0), ("skip_connect", 2, 0), ("sep_conv_3x3", 2, 1),
+                            ("dil_conv_3x3", 3, 0), ("dil_conv_5x5", 3, 0))
+    assert g.normal[-3:] == (("skip_connect", 5, 3), ("sep_conv_3x3", 5, 4), ("avg_pool_3x3", 5, 4))
+
+
+@pytest.mark.parametrize("method", ["darts", "threshold_sparse"])
+def test_best_op_ties_go_to_the_lower_index_and_edge_ties_to_the_lower_edge(method):
+    # Every op of every edge at 0.9: the first max is op 0, the first two edges win.
+    flat = np.full((14, 7), 0.9)
+    g = parse_genotype(flat, flat, method, threshold=0.85)
+    assert [(op, dst, src) for op, dst, src in g.normal] == [
+        ("max_pool_3x3", dst, src) for dst in (2, 3, 4, 5) for src in (0, 1)]
+
+
+def test_threshold_edge_ties_keep_the_two_highest_op_indices():
+    flat = np.full((14, 7), 0.9)
+    g = parse_genotype(flat, flat, "threshold_edge", threshold=0.85)
+    assert g.normal[:2] == (("dil_conv_3x3", 2, 0), ("dil_conv_5x5", 2, 0))
+    assert len(g.normal) == 28
 
 
 def test_threshold_edge_at_zero_keeps_two_ops_on_every_edge():

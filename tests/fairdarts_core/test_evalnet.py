@@ -124,6 +124,56 @@ def test_drop_path_in_a_cell_only_in_training():
     assert torch.equal(out_nodes[3], clean_nodes[3])  # node 5: the skip connection is never dropped
 
 
+# Edge-style cell (FairDARTS DCOCell): node 2 <- sep(0) + skip(1); node 3 <- skip(1) only; node 4 has
+# no input (ignored); node 5 <- max_pool(2) + sep(0).
+DCO_EDGES = (("sep_conv_3x3", 2, 0), ("skip_connect", 2, 1), ("skip_connect", 3, 1),
+             ("max_pool_3x3", 5, 2), ("sep_conv_3x3", 5, 0))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_edge_style_cell_drops_each_node_sum_in_node_order(fast):
+    """The official DCOCell draws one mask per computed node, in node order, on the node's summed
+    output (identity-only nodes too), and later nodes read the dropped state. Rebuilt by hand here."""
+    torch.manual_seed(0)
+    cell = EvalCell(DCO_EDGES, (2, 3, 4, 5), 12, 12, C, reduction=False, reduction_prev=False, fast=fast,
+                    drop_nodes=True).train()
+    s0, s1 = torch.randn(16, 12, 8, 8), torch.randn(16, 12, 8, 8)
+    drop, keep = 0.5, 0.5
+    with torch.no_grad():
+        torch.manual_seed(7)
+        out = cell(s0, s1, drop)
+        p0, p1 = cell.preprocess0(s0), cell.preprocess1(s1)
+        sep2, _, _, pool5, sep5 = cell.ops
+        torch.manual_seed(7)
+        masks = [torch.empty(16, 1, 1, 1).bernoulli_(keep) for _ in range(3)]  # nodes 2, 3, 5
+        node2 = (sep2(p0) + p1) / keep * masks[0]
+        node3 = p1 / keep * masks[1]
+        node5 = (pool5(node2) + sep5(p0)) / keep * masks[2]
+    assert cell.concat == (2, 3, 5)
+    assert torch.allclose(out, torch.cat([node2, node3, node5], dim=1), atol=1e-5)
+    assert 0 < int(masks[1].sum()) < 16  # the identity-only node was dropped for some samples
+
+
+def test_pair_style_networks_drop_edges_and_edge_style_networks_drop_nodes():
+    edge_style = NetworkCIFAR(PUBLISHED_GENOTYPES["FairDARTS_a"], C, LAYERS)
+    pair_style = NetworkCIFAR(PUBLISHED_GENOTYPES["DARTS_V2"], C, LAYERS)
+    assert all(cell.drop_nodes for cell in edge_style.cells)
+    assert not any(cell.drop_nodes for cell in pair_style.cells)
+
+
+@pytest.mark.parametrize("name", ["FairDARTS_a", "DARTS_V2"])
+def test_fast_and_plain_networks_drop_the_same_paths(name):
+    plain, fast = _trained_pair(name)
+    x = torch.randn(6, 3, 32, 32)
+    outs = []
+    for model in (plain, fast):
+        model.train()
+        model.drop_path_prob = 0.3
+        torch.manual_seed(11)
+        outs.append(model(x)[0])
+    assert torch.allclose(outs[0], outs[1], atol=1e-5, rtol=1e-4)
+
+
 def test_network_drop_path_is_inactive_in_eval_mode():
     torch.manual_seed(0)
     model = NetworkCIFAR(PUBLISHED_GENOTYPES["FairDARTS_b"], init_channels=C, layers=LAYERS,

@@ -1,4 +1,5 @@
-"""fastops: the faster dilated conv and BatchNorm compute what nn.Conv2d and nn.BatchNorm2d compute."""
+"""fastops: the faster dilated conv and BatchNorm compute what nn.Conv2d and nn.BatchNorm2d compute, in
+the evaluation networks and the supernets."""
 
 from __future__ import annotations
 
@@ -48,33 +49,38 @@ def test_subsampled_dilated_conv_equals_the_dilated_conv(kernel, stride, channel
     assert torch.allclose(gw0[0], gw1[0], atol=1e-4)
 
 
-def test_subsampled_dilated_conv_runs_odd_sizes_as_the_plain_conv():
+@pytest.mark.parametrize("stride, size", [(2, 7), (1, 8)])
+def test_subsampled_dilated_conv_runs_odd_sizes_and_stride_1_as_the_plain_conv(stride, size):
     torch.manual_seed(0)
-    plain, fast = _pair(nn.Conv2d(4, 4, 3, 1, padding=2, dilation=2, groups=4, bias=False), SubsampledDilatedConv2d)
-    x = torch.randn(2, 4, 7, 7)
+    plain, fast = _pair(nn.Conv2d(4, 4, 3, stride, padding=2, dilation=2, groups=4, bias=False),
+                        SubsampledDilatedConv2d)
+    x = torch.randn(2, 4, size, size)
     assert torch.equal(plain(x), fast(x))
 
 
-def _batchnorm_pair(channels: int) -> tuple[nn.BatchNorm2d, nn.BatchNorm2d]:
-    bn = nn.BatchNorm2d(channels)
-    with torch.no_grad():
-        bn.weight.uniform_(0.5, 1.5)
-        bn.bias.uniform_(-0.5, 0.5)
+def _batchnorm_pair(channels: int, affine: bool = True) -> tuple[nn.BatchNorm2d, nn.BatchNorm2d]:
+    bn = nn.BatchNorm2d(channels, affine=affine)
+    if affine:
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
     return _pair(bn, ChannelsLastBatchNorm2d)
 
 
-@pytest.mark.parametrize("channels", [4, 12, 36, 72])
-def test_channels_last_batchnorm_equals_batchnorm_in_training(channels):
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "search-time"])
+@pytest.mark.parametrize("channels", [4, 8, 12, 36, 72])
+def test_channels_last_batchnorm_equals_batchnorm_in_training(channels, affine):
     torch.manual_seed(0)
-    plain, fast = _batchnorm_pair(channels)
+    plain, fast = _batchnorm_pair(channels, affine)
     x = (torch.randn(4, channels, 8, 8) * 3 + 2).contiguous(memory_format=CL)  # mean far from 0
     grad = torch.randn_like(x)
-    y0, gx0, (gw0, gb0) = _outputs_and_grads(plain, x, grad)
-    y1, gx1, (gw1, gb1) = _outputs_and_grads(fast, x, grad)
+    y0, gx0, grads0 = _outputs_and_grads(plain, x, grad)
+    y1, gx1, grads1 = _outputs_and_grads(fast, x, grad)
     assert y1.is_contiguous(memory_format=CL)
     assert torch.allclose(y0, y1, atol=1e-5)
     assert torch.allclose(gx0, gx1, atol=1e-5)
-    assert torch.allclose(gw0, gw1, atol=1e-4) and torch.allclose(gb0, gb1, atol=1e-4)
+    assert len(grads0) == len(grads1) == (2 if affine else 0)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(grads0, grads1))
     assert torch.allclose(plain.running_mean, fast.running_mean, atol=1e-6)
     assert torch.allclose(plain.running_var, fast.running_var, atol=1e-5)
     assert plain.num_batches_tracked.item() == fast.num_batches_tracked.item() == 1
@@ -102,18 +108,20 @@ def test_channels_last_batchnorm_elsewhere_runs_batchnorm_itself(case):
     assert torch.equal(plain.running_mean, fast.running_mean)
 
 
-def test_speed_up_swaps_only_dilated_convs_and_odd_width_batchnorms():
-    model = nn.Sequential(nn.Conv2d(36, 36, 3, padding=2, dilation=2, groups=36), nn.Conv2d(36, 36, 3, padding=1),
-                          nn.BatchNorm2d(36), nn.BatchNorm2d(32))
+def test_speed_up_swaps_only_stride_2_dilated_convs_and_odd_width_batchnorms():
+    model = nn.Sequential(nn.Conv2d(36, 36, 3, 2, padding=2, dilation=2, groups=36),
+                          nn.Conv2d(36, 36, 3, padding=2, dilation=2, groups=36), nn.Conv2d(36, 36, 3, padding=1),
+                          nn.BatchNorm2d(36), nn.BatchNorm2d(8, affine=False), nn.BatchNorm2d(32))
     keys, params = list(model.state_dict()), list(model.parameters())
     assert speed_up(model) is model
-    assert [type(m) for m in model] == [SubsampledDilatedConv2d, nn.Conv2d, ChannelsLastBatchNorm2d, nn.BatchNorm2d]
+    assert [type(m) for m in model] == [SubsampledDilatedConv2d, nn.Conv2d, nn.Conv2d, ChannelsLastBatchNorm2d,
+                                        ChannelsLastBatchNorm2d, nn.BatchNorm2d]
     assert list(model.state_dict()) == keys
     assert all(p is q for p, q in zip(model.parameters(), params))
 
 
 def test_training_network_uses_the_fast_modules_only_on_the_fast_path():
-    genotype = PUBLISHED_GENOTYPES["FairDARTS_a"]  # its reduce cell holds a dil_conv_5x5
+    genotype = PUBLISHED_GENOTYPES["FairDARTS_a"]  # its reduce cell holds a dil_conv_5x5 at stride 2
     small = dict(init_channels=4, layers=3)
     fast = build_model(genotype, TrainConfig(**small), 10, torch.device("cpu"))
     plain = build_model(genotype, TrainConfig(fast=False, channels_last=False, **small), 10, torch.device("cpu"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ VALID_NORMAL = "[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), 
 
 def _cell(normal, reduce=None, concat=(2, 3, 4, 5), style="edges"):
     reduce = normal if reduce is None else reduce
-    return Genotype(tuple(normal), tuple(concat), tuple(reduce), tuple(concat), style=style)
+    return Genotype.darts(tuple(normal), tuple(concat), tuple(reduce), tuple(concat), style=style)
 
 
 # ----- official strings ----------------------------------------------------------------------
@@ -344,8 +345,28 @@ def test_genotype_with_dead_nodes_is_valid():
     assert output_nodes(g.normal, g.normal_concat) == (2, 5)
     # A cell that computes none of its outputs is still a valid Genotype (a threshold parse can
     # keep nothing early in a search); building a network from it fails (test_evalnet).
-    empty = _cell(DEAD_EDGES, concat=(3, 4))
+    empty = _cell(DEAD_EDGES[:3], concat=(3, 4))
     assert output_nodes(empty.normal, empty.normal_concat) == ()
+
+
+@pytest.mark.parametrize("style, edges, concat, where", [
+    ("edges", (("sep_conv_3x3", 9, 0), ("sep_conv_3x3", 2, 1)), (2, 3, 4, 5), "(sep_conv_3x3, 9, 0)"),
+    ("pairs", (("sep_conv_3x3", 2, 0), ("sep_conv_3x3", 2, 1)), (2, 3), "node 3"),
+])
+def test_edge_or_concat_outside_the_cell_is_an_error_naming_it(style, edges, concat, where):
+    with pytest.raises(GenotypeError, match=re.escape(where)):
+        _cell(edges, concat=concat, style=style)
+
+
+def test_profile_of_an_edge_outside_the_cell_is_a_one_line_error(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({"normal": [["sep_conv_3x3", 9, 0]], "normal_concat": [2, 3, 4, 5],
+                                "reduce": [["sep_conv_3x3", 2, 0]], "reduce_concat": [2, 3, 4, 5]}))
+    assert main(["profile", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(sep_conv_3x3, 9, 0)" in err[0]
 
 
 def test_published_fairdarts_a_normal_cell_has_a_dead_node():

@@ -95,3 +95,17 @@ def test_count_macs_ignores_batchnorm():
 def test_accuracy_percent():
     logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
     assert accuracy(logits, torch.tensor([0, 1, 1, 1])) == 75.0
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_GENOTYPES))
+def test_the_shipped_profiles_equal_fresh_counts(name):
+    """data/published_profiles.json (what `darts-bench genotypes` reads) must be what thop counts now;
+    `python -m fairdarts_core.metrics` rewrites it."""
+    from fairdarts_core.metrics import _shipped_profiles, cached_profile
+
+    genotype = PUBLISHED_GENOTYPES[name]
+    shipped = _shipped_profiles()
+    assert genotype.to_json() in shipped, "the shipped table misses a published genotype (or thop changed)"
+    fresh = profile_genotype(genotype)
+    assert shipped[genotype.to_json()] == pytest.approx(fresh, rel=1e-12)
+    assert cached_profile(genotype) == shipped[genotype.to_json()]

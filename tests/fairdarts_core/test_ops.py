@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fairdarts_core.ops import OPS, FactorizedReduce, build_op
-from fairdarts_core.space import ALL_OPS, DARTS_PRIMITIVES, PRIMITIVES
+from fairdarts_core.spaces.darts import ALL_OPS, DARTS_PRIMITIVES, PRIMITIVES
 
 
 

@@ -1,0 +1,79 @@
+"""Every registered method under one protocol: each searching variant and each sampler, over seeds:
+search -> parse (the variant's own rule) -> profile -> train. Accuracy against DARTS (Welch's t-test),
+skips per variant, the discretization gap and the search time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..spec import Experiment, Setting
+from .stats import count, fmt_p, groups, mean_std, welch_p
+
+NAME = "variants"
+TITLE = "Search variants under one protocol"
+SEEDS = {"paper": 3, "quick": 3, "smoke": 1}
+BASELINE = "darts_v1"  # the original first-order DARTS
+# Training of the quick preset, longer than the generic quick training so that the training seed moves
+# one genotype's accuracy by at most ~1 point (measured: see TRAIN_NOTE).
+QUICK_TRAIN = {"epochs": 10, "learning_rate": 0.05}
+TRAIN_NOTE = ("one genotype's accuracy over training seeds 0-2 with this training, measured with `darts-bench train "
+              "--genotype G --preset quick --epochs 10 --learning-rate 0.05 --seed S`: FairDARTS_a 96.17 +- 0.15, "
+              "DARTS_V2 96.43 +- 0.55")
+
+
+def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+    from variants import METHODS
+
+    settings = tuple(Setting(name, name) for name in METHODS)
+    n = seeds or SEEDS[preset]
+    return Experiment(NAME, TITLE, settings, tuple(range(n)), search_preset=preset, train_preset=preset,
+                      train_overrides=dict(QUICK_TRAIN) if preset == "quick" else {},
+                      protocol="every method in the DARTS space with the same search preset (its own published "
+                               "learning rates and settings), parsed by its own rule, trained with the same "
+                               "protocol and seeds" + (f" ({TRAIN_NOTE})" if TRAIN_NOTE else ""))
+
+
+def table(trials: pd.DataFrame) -> pd.DataFrame:
+    from variants import METHODS
+
+    baseline = trials[(trials["row"] == BASELINE) & (trials["status"] == "ok")]["test_acc"]
+    rows = []
+    for row, group, ok in groups(trials):
+        cls = METHODS.get(row)
+        rows.append({
+            "Variant": row,
+            "What": cls.summary if cls else "",
+            "Accuracy %": mean_std(ok["test_acc"]),
+            f"p vs {BASELINE}": "-" if row == BASELINE else fmt_p(welch_p(ok["test_acc"], baseline)),
+            "FLOPs (M)": mean_std(ok["flops_m"], 0),
+            "Params (M)": mean_std(ok["params_m"], 2),
+            "Skips normal": mean_std(ok["skips_normal"], 1),
+            "Skips reduce": mean_std(ok["skips_reduce"], 1),
+            "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
+            "Search s": mean_std(ok.get("search_seconds", pd.Series(dtype=float)), 0),
+            "n": count(group, ok),
+        })
+    return pd.DataFrame(rows)
+
+
+TABLE_NOTES = (f"p vs {BASELINE}: Welch's t-test of the accuracies over seeds against the original first-order "
+               "DARTS. Search s: wall seconds of one search, one CPU per trial, trials two at a time.")
+
+
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+    from .. import plots
+
+    ok = trials[trials["status"] == "ok"]
+    summary = ok.groupby("row", sort=False).agg(flops_m=("flops_m", "mean"), test_acc=("test_acc", "mean"),
+                                                test_acc_std=("test_acc", "std"), skips=("skips_normal", "mean"),
+                                                skips_std=("skips_normal", "std")).reset_index()
+    paths = [plots.plot_accuracy_vs_flops(summary, out / "figures" / "accuracy_vs_flops.png", x="flops_m",
+                                          y="test_acc", label="row"),
+             plots.plot_bar_with_error(summary, out / "figures" / "skips.png", x="row", y="skips", yerr="skips_std",
+                                       title="Skip connections in the normal cell (mean +- std over seeds)")]
+    search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
+    if not search.empty:
+        paths.append(plots.plot_skip_counts(search, out / "figures" / "skip_counts.png"))
+    return paths

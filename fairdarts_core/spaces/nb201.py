@@ -1,0 +1,400 @@
+"""The NAS-Bench-201 (NATS-Bench topology) space: one cell of 4 nodes (node 0 the cell input, node 3
+its output), 6 edges j -> i (j < i), each with exactly one of 5 ops; 5^6 = 15,625 cells.
+
+Written from the official xautodl code (D-X-Y/AutoDL-Projects@f46486e): the ops of
+`models/cell_operations.py`, the search network `TinyNetworkDarts` (`cell_searchs/search_model_darts.py`)
+and the evaluation network `TinyNetwork` (`cell_infers/tiny_network.py`): a 3x3 stem, three stages of
+N cells at C, 2C, 4C joined by stride-2 ResNet basic blocks, BatchNorm + ReLU, global pooling, a
+linear classifier. The search network shares ONE (6, 5) alpha among all its cells.
+
+Genotypes form the family "nb201": the cell kind "cell", edges (op, to, from) in the benchmark's
+order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2, output node 3. Text form: the benchmark's architecture
+string `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`, read and written exactly as the benchmark does (so
+it is the key of `nats_bench`'s `query_index_by_arch`). JSON form: {"family": "nb201", "arch": text}.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..discretize import as_matrix
+from ..genotype import Edge, Genotype, GenotypeError
+from ..mixed_op import MixedOpFactory, OpBuilder
+from ..ops import Identity, Zero
+from ..supernet import Supernet
+from .base import GenotypeFamily, SearchSpace
+
+# The benchmark's op set, in its column order (cell_operations.py NAS_BENCH_201).
+PRIMITIVES: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+KIND = "cell"
+OUTPUT = 3  # the cell returns node 3 (no concat)
+# (from, to) in the alpha rows' order: the official edge2index over sorted "i<-j" keys, = string order.
+EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+# BatchNorm of the search cells: affine=False as every NB201 search script; no running statistics as
+# the DARTS-V1 script's usage line (`DARTS-V1.sh cifar10 0 -1`) and the NATS-Bench reruns' default
+# (`--track_running_stats 0`). The search loop measures the supernet with batch statistics anyway.
+SEARCH_TRACK_RUNNING_STATS = False
+
+
+# ----- genotype family --------------------------------------------------------------------------
+class NB201Family(GenotypeFamily):
+    name = "nb201"
+
+    def validate(self, genotype: Genotype) -> None:
+        if genotype.kinds != (KIND,):
+            raise GenotypeError(f"an nb201 genotype has the one cell 'cell', got {', '.join(genotype.kinds) or 'none'}")
+        if genotype.style != "edges":
+            raise GenotypeError("an nb201 genotype lists (op, to, from) edges (style 'edges')")
+        edges, concat = genotype.cell(KIND)
+        if tuple(concat) != (OUTPUT,):
+            raise GenotypeError(f"an nb201 cell outputs node {OUTPUT} alone, got concat {list(concat)}")
+        seen: list[tuple[int, int]] = []
+        for op, dst, src in edges:
+            if not 1 <= dst <= OUTPUT:
+                raise GenotypeError(f"edge ({op}, {dst}, {src}) goes to node {dst}; an nb201 cell has nodes 0 (input) "
+                                    f"to {OUTPUT}")
+            if not 0 <= src < dst:
+                raise GenotypeError(f"edge ({op}, {dst}, {src}) comes from node {src}; node {dst} takes nodes "
+                                    f"0..{dst - 1}")
+            if op not in PRIMITIVES:
+                raise GenotypeError(f"edge {dst}<-{src}: unknown op {op!r}; valid ops: {', '.join(PRIMITIVES)}")
+            if (src, dst) in seen:
+                raise GenotypeError(f"duplicate edge {dst}<-{src}: an nb201 cell has one op per edge")
+            seen.append((src, dst))
+        missing = [f"{dst}<-{src}" for src, dst in EDGES if (src, dst) not in seen]
+        if missing:
+            raise GenotypeError(f"missing edge {', '.join(missing)}: an nb201 cell has one op on each of the 6 edges")
+        if tuple(seen) != EDGES:
+            raise GenotypeError("nb201 edges must be in the order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2")
+
+    def to_dict(self, genotype: Genotype) -> dict[str, Any]:
+        return {"family": self.name, "arch": self.to_text(genotype)}
+
+    def from_dict(self, data: Mapping[str, Any]) -> Genotype:
+        unknown = set(data) - {"family", "arch"}
+        if unknown:
+            raise GenotypeError(f"nb201 genotype has unknown keys {', '.join(sorted(unknown))}; it holds 'arch'")
+        arch = data.get("arch")
+        if not isinstance(arch, str):
+            raise GenotypeError(f"nb201 genotype needs 'arch', an architecture string, got {arch!r}")
+        return self.from_text(arch)
+
+    def reads(self, text: str) -> bool:
+        return text.startswith("|")
+
+    def to_text(self, genotype: Genotype) -> str:
+        edges, _ = genotype.cell(KIND)
+        nodes = ["|" + "|".join(f"{op}~{src}" for op, d, src in edges if d == dst) + "|"
+                 for dst in range(1, OUTPUT + 1)]
+        return "+".join(nodes)
+
+    def from_text(self, text: str) -> Genotype:
+        text = text.strip()
+        nodes = text.split("+")
+        if len(nodes) != OUTPUT:
+            raise GenotypeError(f"an nb201 string has {OUTPUT} nodes joined by '+', got {len(nodes)}: {text[:80]!r}")
+        edges: list[Edge] = []
+        for dst, node in enumerate(nodes, start=1):
+            if len(node) < 2 or not (node.startswith("|") and node.endswith("|")):
+                raise GenotypeError(f"node {dst} of an nb201 string must read |op~j|...|, got {node[:60]!r}")
+            for token in node[1:-1].split("|"):
+                op, sep, src = token.partition("~")
+                if not sep or not src.isdigit() or (len(src) > 1 and src[0] == "0"):
+                    raise GenotypeError(f"node {dst}: {token[:60]!r} is not op~j (j the input node)")
+                edges.append((op, dst, int(src)))
+        return Genotype(((KIND, tuple(edges), (OUTPUT,)),), "edges", self.name)
+
+
+FAMILY = NB201Family()
+
+
+# ----- ops -----------------------------------------------------------------------------------------
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> conv (stride 1, `bias = not affine`) -> BN, inside a child `op` as in xautodl, so that
+    state_dict keys match the official networks'."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = True,
+                 track_running_stats: bool = True):
+        super().__init__(OrderedDict(op=nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=not affine),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
+        )))
+
+
+def build_op(name: str, channels: int, affine: bool, track_running_stats: bool) -> nn.Module:
+    """One NB201 op inside a cell (stride 1, channels in = out): none is a zero of x's shape, skip the
+    identity, the convs ReLU-Conv-BN, the pool AvgPool2d(3, padding 1, count_include_pad=False) with
+    no BatchNorm."""
+    if name == "none":
+        return Zero(1)
+    if name == "skip_connect":
+        return Identity()
+    if name in ("nor_conv_1x1", "nor_conv_3x3"):
+        k = 1 if name == "nor_conv_1x1" else 3
+        return ReLUConvBN(channels, channels, k, 1, k // 2, affine, track_running_stats)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown NB201 op {name!r}; valid ops: {', '.join(PRIMITIVES)}")
+
+
+def search_op(name: str, channels: int, stride: int) -> nn.Module:
+    """A search-time op: BatchNorm without affine parameters (so the convs carry a bias) and without
+    running statistics (SEARCH_TRACK_RUNNING_STATS)."""
+    if stride != 1:
+        raise ValueError(f"NB201 cells have stride 1 only, got {stride}")
+    return build_op(name, channels, affine=False, track_running_stats=SEARCH_TRACK_RUNNING_STATS)
+
+
+class ResNetBasicblock(nn.Module):
+    """The block between stages: ReLUConvBN 3x3 (stride 2) -> ReLUConvBN 3x3, plus the shortcut
+    AvgPool2d(2) -> 1x1 conv (no BN, no ReLU); no activation after the sum. Affine, tracked BN in the
+    search network too, as the official one."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2, padding=0), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class _Macro(nn.Module):
+    """Stem, three stages of `layers` cells separated by ResNet blocks, BN + ReLU, pooling, classifier."""
+
+    def _build(self, init_channels: int, layers: int, num_classes: int, make_cell) -> None:
+        c = init_channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        self.cells = nn.ModuleList()
+        for stage in range(3):
+            if stage:
+                self.cells.append(ResNetBasicblock(c, 2 * c))
+                c *= 2
+            for _ in range(layers):
+                self.cells.append(make_cell(c))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c, num_classes)
+
+    def _head(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.global_pooling(self.lastact(feature)).flatten(1))
+
+
+# ----- search network ------------------------------------------------------------------------------
+class SearchCell(nn.Module):
+    """Every edge a mixed op; node i sums its edges from nodes 0..i-1; the output is node 3."""
+
+    def __init__(self, c: int, ops: Sequence[Sequence[tuple[int, str]]], build: OpBuilder, mixed_op: MixedOpFactory,
+                 fast: bool = True):
+        super().__init__()
+        self.edges = nn.ModuleList(mixed_op(build, c, 1, edge_ops, fast) for edge_ops in ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for dst in range(1, OUTPUT + 1):
+            total = None
+            for e, (src, d) in enumerate(EDGES):
+                if d == dst:
+                    out = self.edges[e](nodes[src], weights[e])
+                    total = out if total is None else total + out
+            nodes.append(total)
+        return nodes[OUTPUT]
+
+
+class SearchNetwork(_Macro, Supernet):
+    """TinyNetworkDarts: C=16, N=5 (`layers`) cells per stage in the paper. forward(x, weights) with
+    weights {"cell": (6, ops)}, one matrix for every cell."""
+
+    def __init__(self, primitives: Sequence[str], num_classes: int = 10, init_channels: int = 16, layers: int = 5,
+                 op_masks: Mapping[str, np.ndarray] | None = None, build: OpBuilder | None = None,
+                 mixed_op: MixedOpFactory | None = None, fast: bool = True):
+        from ..mixed_op import mixed_op as default_mixed_op
+
+        Supernet.__init__(self, primitives, op_masks)
+        build = build or search_op
+        mixed_op = mixed_op or default_mixed_op
+        ops = [[(k, op) for k, op in enumerate(self.primitives) if op_masks is None or op_masks[KIND][e, k]]
+               for e in range(len(EDGES))]
+        self._build(init_channels, layers, num_classes, lambda c: SearchCell(c, ops, build, mixed_op, fast))
+
+    def forward(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        w = weights[KIND]
+        feature = self.stem(x)
+        for cell in self.cells:
+            feature = cell(feature, w) if isinstance(cell, SearchCell) else cell(feature)
+        return self._head(feature)
+
+
+# ----- evaluation network -----------------------------------------------------------------------
+class InferCell(nn.Module):
+    """The cell of a genotype: one op per edge in string order, `none` included (a Zero module, as the
+    official InferCell builds it); node i = the sum of its edges; the output is node 3."""
+
+    def __init__(self, genotype: Genotype, c: int):
+        super().__init__()
+        edges, _ = genotype.cell(KIND)
+        self.links = tuple((dst, src) for _, dst, src in edges)
+        self.layers = nn.ModuleList(build_op(op, c, affine=True, track_running_stats=True) for op, _, _ in edges)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for dst in range(1, OUTPUT + 1):
+            nodes.append(sum(layer(nodes[src]) for (d, src), layer in zip(self.links, self.layers) if d == dst))
+        return nodes[OUTPUT]
+
+
+class TinyNetwork(_Macro):
+    """The NAS-Bench-201 evaluation network (C=16, N=5 in the benchmark); state_dict keys as the
+    official TinyNetwork's. forward -> (logits, None), as NetworkCIFAR without its auxiliary head."""
+
+    def __init__(self, genotype: Genotype, init_channels: int = 16, layers: int = 5, num_classes: int = 10):
+        super().__init__()
+        NB201.check_genotype(genotype)
+        self._build(init_channels, layers, num_classes, lambda c: InferCell(genotype, c))
+
+    def forward(self, x: torch.Tensor):
+        feature = self.stem(x)
+        for cell in self.cells:
+            feature = cell(feature)
+        return self._head(feature), None
+
+
+# ----- profile -------------------------------------------------------------------------------------
+def benchmark_flops(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 32)) -> float:
+    """Multiply-accumulates per image counted as the benchmark's `get_model_infos` counts them: convs
+    and linears only, 1 per MAC plus 1 per output element for a bias; pooling, BatchNorm, ReLU and sums
+    are free."""
+    total = [0]
+
+    def conv_hook(m: nn.Conv2d, _inp, out):
+        kh, kw = m.kernel_size
+        total[0] += kh * kw * m.in_channels * m.out_channels // m.groups * out.numel() // m.out_channels
+        if m.bias is not None:
+            total[0] += out.numel()
+
+    def linear_hook(m: nn.Linear, _inp, out):
+        total[0] += m.in_features * out.numel()
+        if m.bias is not None:
+            total[0] += out.numel()
+
+    handles = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
+               for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return total[0] / input_size[0]
+
+
+# ----- the space ---------------------------------------------------------------------------------
+# The NAS-Bench-201 search protocol (DARTS-V1 script, configs/nas-benchmark/algos/DARTS.config):
+# SGD nesterov, momentum 0.9, wd 5e-4, clip 5, the weight step before the arch step in each iteration.
+SEARCH_PROTOCOL = {"nesterov": True, "momentum": 0.9, "weight_decay": 5e-4, "grad_clip": 5.0,
+                   "weight_step_first": True}
+# The benchmark's training (configs/nas-benchmark/hyper-opts/200E.config): SGD nesterov 0.9, cosine to 0,
+# wd 5e-4, no gradient clipping, flip + crop only (no cutout), no auxiliary head, no drop path.
+TRAIN_PROTOCOL = {"nesterov": True, "momentum": 0.9, "weight_decay": 5e-4, "learning_rate_min": 0.0,
+                  "grad_clip": 0.0, "cutout": 0, "autoaugment": False, "auxiliary_weight": 0.0,
+                  "drop_path_prob": 0.0}
+# Sizes per preset; the other sizes are the preset's (quick: 4 epochs, batch 32; smoke: 2 epochs, batch 16).
+# quick: C=8 and N=5 (the benchmark's depth at the DARTS quick preset's width) on 2,560 digits
+# (1,280 + 1,280, 40 steps an epoch), so that `darts-bench search --space nb201 --variant darts_v1 --preset
+# quick` takes about as long as the DARTS-space quick search: a search step costs 0.35x the DARTS quick
+# supernet's (0.89 vs 2.55 CPU s, batch 32, one thread), and it takes 40 steps an epoch instead of 14.
+SEARCH_SIZES = {
+    "paper": {"epochs": 50, "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
+              "init_channels": 16, "layers": 5},
+    "quick": {"init_channels": 8, "layers": 5, "train_limit": 2560},
+    "smoke": {"init_channels": 4, "layers": 1},
+}
+TRAIN_SIZES = {
+    "paper": {"epochs": 200, "batch_size": 256, "learning_rate": 0.1, "init_channels": 16, "layers": 5},
+    "quick": {"init_channels": 8, "layers": 5},
+    "smoke": {"init_channels": 4, "layers": 1},
+}
+
+
+@dataclass(frozen=True)
+class NB201Space(SearchSpace):
+    family: str = "nb201"
+    cell_kinds: tuple[str, ...] = (KIND,)
+    num_inputs: int = 1
+    num_nodes: int = 3
+    parse_methods: tuple[str, ...] = ("argmax",)
+    optional_none: bool = False
+
+    def supernet(self, primitives, num_classes, init_channels, layers, op_masks, mixed_op, fast=True):
+        return SearchNetwork(primitives, num_classes, init_channels, layers, op_masks, self.search_op, mixed_op,
+                             fast=fast)
+
+    def search_op(self, name: str, channels: int, stride: int) -> nn.Module:
+        return search_op(name, channels, stride)
+
+    def parse(self, weights, method, threshold, primitives, masks=None) -> Genotype:
+        """argmax: every edge keeps its op of largest weight, `none` included (the official genotype());
+        ties go to the lower column; ops an edge does not hold (masks) are never chosen."""
+        self.check_parse_method(method)
+        primitives = tuple(primitives)
+        if KIND not in weights:
+            raise GenotypeError("weights lack the nb201 'cell' matrix")
+        matrix = as_matrix(weights[KIND], len(primitives), KIND)
+        if matrix.shape[0] != len(EDGES):
+            raise GenotypeError(f"nb201 cell weights must have {len(EDGES)} rows, got {matrix.shape[0]}")
+        mask = None if masks is None else np.asarray(masks[KIND], dtype=bool)
+        edges = []
+        for e, (src, dst) in enumerate(EDGES):
+            usable = [k for k in range(len(primitives)) if mask is None or mask[e, k]]
+            if not usable:
+                raise GenotypeError(f"edge {dst}<-{src} holds no op")
+            best = max(usable, key=lambda k: matrix[e, k])
+            edges.append((primitives[best], dst, src))
+        return Genotype.of({KIND: (edges, (OUTPUT,))}, family=self.family)
+
+    def evalnet(self, genotype, init_channels, layers, num_classes, auxiliary, fast=True):
+        """TinyNetwork; NB201 networks have no auxiliary head (auxiliary is ignored) and no fast path."""
+        self.check_genotype(genotype)
+        return TinyNetwork(genotype, init_channels, layers, num_classes)
+
+    def profile(self, genotype, num_classes=10, init_channels=None, layers=None) -> dict[str, float]:
+        from ..metrics import count_macs
+
+        self.check_genotype(genotype)
+        model = TinyNetwork(genotype, init_channels or 16, layers or 5, num_classes)
+        params = sum(p.numel() for p in model.parameters())
+        return {
+            "flops_m": count_macs(model) / 1e6,
+            "params_m": params / 1e6,
+            "params_with_aux_m": params / 1e6,
+            "bench_flops_m": benchmark_flops(model) / 1e6,
+            "bench_params_m": params / 1e6,
+        }
+
+    def describe_profile(self, profile) -> str:
+        line = (f"{profile['flops_m']:.2f}M FLOPs (thop multiply-adds, BN removed), "
+                f"{profile['params_m']:.3f}M params (all parameters)")
+        if "bench_flops_m" in profile:
+            line += (f"; benchmark convention (xautodl get_model_infos: conv and linear MACs plus biases, pooling "
+                     f"free): {profile['bench_flops_m']:.5f}M FLOPs, {profile['bench_params_m']:.6f}M params")
+        return line
+
+    def search_sizes(self, preset: str) -> dict[str, Any]:
+        return {**SEARCH_PROTOCOL, **SEARCH_SIZES.get(preset, {})}
+
+    def train_sizes(self, preset: str) -> dict[str, Any]:
+        return {**TRAIN_PROTOCOL, **TRAIN_SIZES.get(preset, {})}
+
+
+NB201 = NB201Space("nb201", "NAS-Bench-201 cell: 4 nodes, 6 edges, 5 ops with none (15,625 cells)", PRIMITIVES)
