@@ -104,7 +104,8 @@ def _preset_sizes(kind: str) -> str:
     return "; ".join(parts)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. help_variant: `search --variant V --help` lists only V's options."""
     from fairdarts_core.search import SEARCH_PRESETS, SearchConfig
     from fairdarts_core.spaces import SPACES
     from fairdarts_core.train import TRAIN_PRESETS, TrainConfig
@@ -163,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                               defaults=_preset_defaults(SEARCH_PRESETS, VARIANTS),
                               choices={"space": list(SPACES)})
     g.add_argument("--reference", action="store_true", help="the plain slow path (Python-sum mixed op, NCHW)")
-    g = p.add_argument_group("variant options")
-    variant_names = add_method_fields(g, METHODS, everyone=VARIANTS)
+    shown = {help_variant: METHODS[help_variant]} if help_variant in METHODS else METHODS
+    g = p.add_argument_group(f"{help_variant} options" if help_variant in METHODS else "variant options")
+    variant_names = add_method_fields(g, shown, everyone=VARIANTS)
     p.set_defaults(search_names=search_names, variant_names=variant_names)
 
     p = command("train", "train a genotype's evaluation network",
@@ -280,6 +282,18 @@ def _preset_defaults(presets, variants=None) -> dict[str, str]:
     return out
 
 
+def _help_variant(argv: Sequence[str]) -> str | None:
+    """The V of `search --variant V ... --help` (its help then shows only V's options), else None."""
+    if not argv or argv[0] != "search" or not {"-h", "--help"} & set(argv):
+        return None
+    for i, arg in enumerate(argv):
+        if arg == "--variant" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--variant="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from fairdarts_core.checkpoint import CheckpointError
     from fairdarts_core.data import DataError
@@ -287,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        args = build_parser().parse_args(argv)
+        args = build_parser(_help_variant(argv)).parse_args(argv)
         args.argv = argv  # the command as typed, for manifests
         from . import commands
 

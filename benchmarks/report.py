@@ -155,8 +155,16 @@ def caption(manifest: dict[str, Any], trials: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
+# Columns every trials.csv this version writes has; a folder without them came from another version.
+REQUIRED_COLUMNS = ("row", "label", "seed", "status")
+
+
 def load_trials(out: Path) -> pd.DataFrame:
     trials = pd.read_csv(out / "trials.csv", keep_default_na=True)
+    missing = [c for c in REQUIRED_COLUMNS if c not in trials]
+    if missing:
+        raise ValueError(f"{out / 'trials.csv'} has no column {missing[0]!r}: it was written by another version "
+                         "of the harness; rerun the study to report it")
     for column in ("error", "parse", "trained_as", "space"):
         values = trials[column] if column in trials else pd.Series([None] * len(trials))
         trials[column] = values.astype("object").where(values.notna(), "")

@@ -179,11 +179,15 @@ def _last_row(path: Path) -> dict[str, str]:
 
 def trial_device(config: dict[str, Any]) -> str:
     """The trial's device: CUDA when the study gave it GPUs, which must then be visible (never a silent
-    fall back to the CPU); else the CPU."""
-    if config.get("gpus_per_trial", 0) > 0:
+    fall back to the CPU); else the CPU. A trial given a fraction of a GPU keeps to that share of its
+    memory (Ray does not enforce it), so that packed trials fit together."""
+    fraction = config.get("gpus_per_trial", 0)
+    if fraction > 0:
         if not torch.cuda.is_available():
-            raise RuntimeError(f"the trial was given {config['gpus_per_trial']} GPU(s) but sees no CUDA device "
+            raise RuntimeError(f"the trial was given {fraction} GPU(s) but sees no CUDA device "
                                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        if fraction < 1:
+            torch.cuda.set_per_process_memory_fraction(fraction)
         return "cuda"
     return "cpu"
 
@@ -204,9 +208,6 @@ def tune_trainable(config: dict[str, Any]) -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         device = trial_device(config)
-        fraction = config.get("gpus_per_trial", 0)
-        if device == "cuda" and 0 < fraction < 1:  # packed trials: each keeps to its share of the card
-            torch.cuda.set_per_process_memory_fraction(fraction)
         run_trial(config, work, report=report, device=device)
     except Exception as err:
         (work / "error.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")

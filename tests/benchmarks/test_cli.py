@@ -404,3 +404,24 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path, case):
     assert_one_line_error(code, err, *needles)
     assert not (workdir / "o").exists(), "a refused command must not create its --out folder"
     assert not (workdir / "cell.jpg").exists() and not (workdir / "x.png").exists()
+
+
+def test_train_amp_on_the_cpu_says_it_does_not_apply(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--genotype", "FairDARTS_a", "--preset", "smoke", "--epochs", "1",
+                             "--train-limit", "64", "--test-limit", "32", "--device", "cpu", "--amp",
+                             "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "--amp applies on CUDA only" in out + err
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["config"]["amp"] is False
+
+
+def test_search_help_for_one_variant_lists_only_its_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "--variant", "pc_darts", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "pc_darts options" in out
+    assert "--partial-k" in out and "--zero-one-weight" not in out
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    everything = capsys.readouterr().out
+    assert "--partial-k" in everything and "--zero-one-weight" in everything

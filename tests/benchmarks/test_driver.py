@@ -154,8 +154,12 @@ def test_a_trial_given_a_gpu_it_cannot_see_fails_instead_of_using_the_cpu(monkey
     with pytest.raises(RuntimeError, match="sees no CUDA device"):
         trial_device({"gpus_per_trial": 0.25})
     assert trial_device({"gpus_per_trial": 0}) == "cpu"
+    fractions = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", fractions.append)
     assert trial_device({"gpus_per_trial": 0.25}) == "cuda"
+    assert trial_device({"gpus_per_trial": 1}) == "cuda"
+    assert fractions == [0.25]  # a packed trial keeps to its share of the memory; a whole GPU is its own
 
 
 def test_cli_experiment_without_a_gpu_for_gpus_per_trial_is_one_line(capsys, tmp_path):
@@ -174,3 +178,15 @@ def test_report_names_a_corrupt_genotypes_file(parse_axis, tmp_path, capsys):
     assert main(["report", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "genotypes.jsonl line" in err[0] and "not JSON" in err[0]
+
+
+def test_report_of_a_folder_from_another_version_is_one_line(parse_axis, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(parse_axis, out, ignore=shutil.ignore_patterns("ray", "work"))
+    trials = pd.read_csv(out / "trials.csv").drop(columns=["row"])
+    trials.to_csv(out / "trials.csv", index=False)
+    table = (out / "table.md").read_bytes()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no column 'row'" in err[0] and "Traceback" not in err[0]
+    assert (out / "table.md").read_bytes() == table  # nothing rewritten

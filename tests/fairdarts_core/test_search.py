@@ -206,3 +206,17 @@ def test_fast_search_step_matches_the_plain_path(variant_name):
     ref32 = _one_search_step(variant, False, batches, torch.float32)
     assert fast32["losses"][0].dtype == torch.float32
     torch.testing.assert_close(fast32["losses"][0], ref32["losses"][0], rtol=1e-3, atol=0.0)
+
+
+@pytest.mark.parametrize("device, fast, cudnn_benchmark, keeps_memory", [
+    ("cuda", True, True, False), ("cpu", True, False, True), ("cpu", False, False, False)])
+def test_tune_for_sets_cudnn_benchmark_on_cuda_and_the_allocator_only_on_the_cpu_fast_path(
+        monkeypatch, device, fast, cudnn_benchmark, keeps_memory):
+    import fairdarts_core.search as search_module
+
+    calls = []
+    monkeypatch.setattr(search_module, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    search_module.tune_for(torch.device(device), fast)
+    assert torch.backends.cudnn.benchmark is cudnn_benchmark
+    assert bool(calls) is keeps_memory
