@@ -62,6 +62,11 @@ def plot_skip_counts(frame: pd.DataFrame, path: str | Path, one_cell: bool = Fal
                             prefix="skip_")
 
 
+# Axis titles for the trial columns the studies plot; other columns are shown by name.
+AXIS_TITLES = {"flops_m": "FLOPs of the paper-scale network (M)", "params_m": "params of the paper-scale network (M)",
+               "test_acc": "test accuracy (%)", "accuracy": "test accuracy (%)"}
+
+
 def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flops_m", y: str = "accuracy",
                            label: str | None = "model") -> Path:
     """Scatter of y against x with one text label per point; error bars from a y+'_std' column."""
@@ -73,8 +78,8 @@ def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flop
     if label:
         for _, row in frame.iterrows():
             ax.annotate(str(row[label]), (row[x], row[y]), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(AXIS_TITLES.get(x, x))
+    ax.set_ylabel(AXIS_TITLES.get(y, y))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return save(fig, path)
