@@ -189,7 +189,6 @@ def _op_rest(op: nn.Module, rest: str) -> str:
 def official_names(model: nn.Module, genotype: Genotype, layout: str) -> dict[str, str]:
     """Our state-dict key -> the official one, for every key of `model` (a NetworkCIFAR)."""
     names = {}
-    positions: dict[tuple[int, int], list[int]] = {}
     for key in model.state_dict():
         if key.startswith("auxiliary."):
             names[key] = OFFICIAL_AUX + key[len("auxiliary."):]

@@ -11,7 +11,6 @@ import math
 import sys
 import time
 
-import torch
 
 from fairdarts_core.checkpoint import resolve_device
 

@@ -233,13 +233,13 @@ def _payloads(marker: Path) -> list[str]:
         f"Genotype(normal=[(f'{{{touch}}}', 0), ('sep_conv_3x3', 1)], {rest})",
         f"Genotype(normal=[(PRIMITIVES[0], 0), ('sep_conv_3x3', 1)], {rest})",
         f"Genotype(normal=[(x, 0) for x in ['sep_conv_3x3', 'sep_conv_3x3']], {rest})",
-        f"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=list(range(2, 3)), "
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=list(range(2, 3)), "
         "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])",
-        f"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 10**9), "
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 10**9), "
         "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])",
-        f"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 1000000000), "
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 1000000000), "
         "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])",
-        f"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 6, 1), "
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 6, 1), "
         "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])",
         "Genotype(**{'normal': [('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], 'normal_concat': [2], "
         "'reduce': [('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], 'reduce_concat': [2]})",

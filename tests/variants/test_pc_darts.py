@@ -186,7 +186,7 @@ def test_supernet_output_equals_the_official_node_sum_of_beta_times_mixed_op():
     for cell in model.cells:
         kind = "reduce" if cell.reduction else "normal"
         alpha, beta = model.arch[f"alphas_{kind}"].softmax(-1), model.arch[f"betas_{kind}"]
-        states, e = [cell.preprocess0(s0), cell.preprocess1(s1)], 0
+        states = [cell.preprocess0(s0), cell.preprocess1(s1)]
         for node, lo, hi in DARTS_SPACE.node_rows():
             b = beta[lo:hi].softmax(0)
             states.append(sum(b[j] * cell.ops[lo + j](h, alpha[lo + j]) for j, h in enumerate(states)))
