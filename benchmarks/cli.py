@@ -7,7 +7,7 @@ variant dataclasses (`benchmarks.options`), so each is spelled once, with its co
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from typing import Sequence
 
@@ -104,30 +104,50 @@ def _preset_sizes(kind: str) -> str:
     return "; ".join(parts)
 
 
-def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
-    """The CLI's parser. help_variant: `search --variant V --help` lists only V's options."""
-    from fairdarts_core.search import SEARCH_PRESETS, SearchConfig
-    from fairdarts_core.spaces import SPACES
-    from fairdarts_core.train import TRAIN_PRESETS, TrainConfig
-    from variants import METHODS, VARIANTS
+COMMANDS = {  # name: one line for `darts-bench --help`
+    "genotypes": "list published genotypes with FLOPs and params",
+    "profile": "FLOPs and params of a genotype's paper-scale network (DARTS: C=36, 20 cells; NB201: C=16, N=5)",
+    "parse": "discretize activated weights into a genotype",
+    "search": "run an architecture search with one variant (or draw random genotypes)",
+    "train": "train a genotype's evaluation network",
+    "evaluate": "test accuracy of a trained checkpoint (ours, or an official FairDARTS or DARTS one)",
+    "plot-cell": "draw the cells of a genotype",
+    "experiment": "run a study on Ray Tune and print its table",
+    "report": "redraw an experiment's tables, figures and README from its files",
+    "bench": "time search / train / inference steps (fast path vs --reference)",
+}
 
-    from .options import add_fields, add_method_fields
 
+def _command(sub, name: str, **kw) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=COMMANDS[name], description=kw.pop("description", COMMANDS[name]),
+                          formatter_class=HelpFormatter, **kw)
+
+
+def build_parser(help_variant: str | None = None, only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. help_variant: `search --variant V --help` lists only V's options. only: build just this
+    command's options (the others are listed by name; "" builds none), so a command imports only what it needs."""
     parser = Parser(prog="darts-bench", description="Search, train, profile and compare DARTS-family cells "
                     "(DARTS, FairDARTS, noise DARTS, random DARTS, ...) under one protocol.",
                     epilog=EPILOG, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
+    for name in COMMANDS:
+        if only not in (None, name):
+            sub.add_parser(name, help=COMMANDS[name])
+        elif name == "search":
+            _add_search(sub, help_variant)
+        else:
+            _BUILDERS[name](sub)
+    return parser
 
-    def command(name: str, help_text: str, **kw) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, description=kw.pop("description", help_text),
-                              formatter_class=HelpFormatter, **kw)
 
-    p = command("genotypes", "list published genotypes with FLOPs and params")
+def _add_genotypes(sub) -> None:
+    p = _command(sub, "genotypes")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = command("profile", "FLOPs and params of a genotype's paper-scale network (DARTS: C=36, 20 cells; "
-                           "NB201: C=16, N=5)")
+
+def _add_profile(sub) -> None:
+    p = _command(sub, "profile")
     p.add_argument("genotype", metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
     _space_arg(p)
     p.add_argument("--init-channels", type=_positive_int, help="C (default: the space's paper network)")
@@ -135,7 +155,11 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=_positive_int, default=10)
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = command("parse", "discretize activated weights into a genotype")
+
+def _add_parse(sub) -> None:
+    from fairdarts_core.spaces import SPACES
+
+    p = _command(sub, "parse")
     p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
                    "alphas.json) or a folder with the official normal_weight.npy and reduce_weight.npy")
     p.add_argument("--method", required=True, choices=["darts", "threshold_sparse", "threshold_edge", "argmax"],
@@ -146,12 +170,20 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--space", choices=list(SPACES), help="the weights' space (default: the file's, else darts)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = command("search", "run an architecture search with one variant (or draw random genotypes)",
-                description="Search with one variant and write genotype.json, alphas.json, history.csv, "
-                            "checkpoint.pt and figures/ to --out. Presets: " + _preset_sizes("search") +
-                            ". The paper preset takes the variant's published epochs, batch and learning "
-                            "rates; quick and smoke take its learning rates, the arch lr x30 (quick) or x100 "
-                            "(smoke).")
+
+def _add_search(sub, help_variant: str | None = None) -> None:
+    from fairdarts_core.search import SEARCH_PRESETS, SearchConfig
+    from fairdarts_core.spaces import SPACES
+    from variants import METHODS, VARIANTS
+
+    from .options import add_fields, add_method_fields
+
+    p = _command(sub, "search",
+                 description="Search with one variant and write genotype.json, alphas.json, history.csv, "
+                             "checkpoint.pt and figures/ to --out. Presets: " + _preset_sizes("search") +
+                             ". The paper preset takes the variant's published epochs, batch and learning "
+                             "rates; quick and smoke take its learning rates, the arch lr x30 (quick) or x100 "
+                             "(smoke).")
     p.add_argument("--variant", required=True, choices=list(METHODS), metavar="VARIANT",
                    help="; ".join(f"{n}: {c.summary}" for n, c in METHODS.items()))
     p.add_argument("--preset", default="quick", choices=list(SEARCH_PRESETS), help="the sizes above")
@@ -169,10 +201,16 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     variant_names = add_method_fields(g, shown, everyone=VARIANTS)
     p.set_defaults(search_names=search_names, variant_names=variant_names)
 
-    p = command("train", "train a genotype's evaluation network",
-                description="Train a genotype's evaluation network and write history.csv, result.json and "
-                            "checkpoint.pt to --out. Presets: " + _preset_sizes("train") + " (NB201: the "
-                            "benchmark's protocol; paper = 200 epochs, C=16, N=5).")
+
+def _add_train(sub) -> None:
+    from fairdarts_core.train import TRAIN_PRESETS, TrainConfig
+
+    from .options import add_fields
+
+    p = _command(sub, "train",
+                 description="Train a genotype's evaluation network and write history.csv, result.json and "
+                             "checkpoint.pt to --out. Presets: " + _preset_sizes("train") + " (NB201: the "
+                             "benchmark's protocol; paper = 200 epochs, C=16, N=5).")
     p.add_argument("--genotype", required=True, metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
     _space_arg(p)
     p.add_argument("--preset", default="quick", choices=list(TRAIN_PRESETS), help="the sizes above")
@@ -187,7 +225,9 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
                    help="the plain slow path (every op its own ReLU, NCHW, BatchNorm not folded in the tests)")
     p.set_defaults(train_names=train_names)
 
-    p = command("evaluate", "test accuracy of a trained checkpoint (ours, or an official FairDARTS or DARTS one)")
+
+def _add_evaluate(sub) -> None:
+    p = _command(sub, "evaluate")
     p.add_argument("--genotype", required=True, metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
     p.add_argument("--checkpoint", required=True,
                    help="a train run's checkpoint.pt, or an official one (FairDARTS-b.tar, DARTS weights.pt: "
@@ -196,16 +236,20 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     _device_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = command("plot-cell", "draw the cells of a genotype")
+
+def _add_plot_cell(sub) -> None:
+    p = _command(sub, "plot-cell")
     p.add_argument("genotype", metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
     _space_arg(p)
     p.add_argument("--out", required=True, help="PNG path")
 
+
+def _add_experiment(sub) -> None:
     from .experiments import EXPERIMENTS
 
-    p = command("experiment", "run a study on Ray Tune and print its table",
-                description="Run a study (" + "; ".join(f"{n}: {m.TITLE}" for n, m in EXPERIMENTS.items()) +
-                            ") on Ray Tune, write its folder and print its table.")
+    p = _command(sub, "experiment",
+                 description="Run a study (" + "; ".join(f"{n}: {m.TITLE}" for n, m in EXPERIMENTS.items()) +
+                             ") on Ray Tune, write its folder and print its table.")
     p.add_argument("name", choices=list(EXPERIMENTS), help="the study")
     p.add_argument("--preset", default="quick", choices=["paper", "quick", "smoke"],
                    help="paper: the published protocols (GPUs); quick: CPU minutes on the bundled data; smoke: tests")
@@ -223,21 +267,28 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     _device_arg(p)
     _data_args(p)
 
-    p = command("report", "redraw an experiment's tables, figures and README from its files")
+
+def _add_report(sub) -> None:
+    p = _command(sub, "report")
     p.add_argument("dir", help="an experiment's results folder")
 
-    p = command("bench", "time search / train / inference steps (fast path vs --reference)",
-                description="Time one step (median of --steps after --warmup) of the search, the evaluation "
-                            "network's\ntraining or its inference, on the fast path or, with --reference, on the "
-                            "plain path of the\nofficial code (Python-sum mixed op, NCHW fp32, DataLoader workers, "
-                            "a new val iterator per\nsearch step). Synthetic CIFAR-sized images: only speed is "
-                            "measured.",
-                epilog="examples:\n"
-                       "  darts-bench bench --what search --variant fair_darts --batch-size 32 --init-channels 16 "
-                       "--layers 8\n"
-                       "  darts-bench bench --what search ... --reference     the same step, plain path\n"
-                       "  darts-bench bench --what infer --batch-size 256 --json\n"
-                       "  bash benchmarks/perf/cpu_perf.sh                     all of them, both paths, with ratios")
+
+def _add_bench(sub) -> None:
+    from fairdarts_core.spaces import SPACES
+    from variants import VARIANTS
+
+    p = _command(sub, "bench",
+                 description="Time one step (median of --steps after --warmup) of the search, the evaluation "
+                             "network's\ntraining or its inference, on the fast path or, with --reference, on the "
+                             "plain path of the\nofficial code (Python-sum mixed op, NCHW fp32, DataLoader workers, "
+                             "a new val iterator per\nsearch step). Synthetic CIFAR-sized images: only speed is "
+                             "measured.",
+                 epilog="examples:\n"
+                        "  darts-bench bench --what search --variant fair_darts --batch-size 32 --init-channels 16 "
+                        "--layers 8\n"
+                        "  darts-bench bench --what search ... --reference     the same step, plain path\n"
+                        "  darts-bench bench --what infer --batch-size 256 --json\n"
+                        "  bash benchmarks/perf/cpu_perf.sh                     all of them, both paths, with ratios")
     p.add_argument("--what", required=True, choices=["search", "train", "infer"],
                    help="search: one arch + one weight step with its batches; train: one step of the evaluation "
                         "network; infer: one eval forward")
@@ -258,7 +309,11 @@ def build_parser(help_variant: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile the evaluation network (train/infer)")
     p.add_argument("--json", action="store_true",
                    help='last line {"step_ms": median, "images_per_s": ..., "peak_mem_mb": ...} and more')
-    return parser
+
+
+_BUILDERS = {"genotypes": _add_genotypes, "profile": _add_profile, "parse": _add_parse, "train": _add_train,
+             "evaluate": _add_evaluate, "plot-cell": _add_plot_cell, "experiment": _add_experiment,
+             "report": _add_report, "bench": _add_bench}
 
 
 def _preset_defaults(presets, variants=None) -> dict[str, str]:
@@ -295,13 +350,10 @@ def _help_variant(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fairdarts_core.checkpoint import CheckpointError
-    from fairdarts_core.data import DataError
-    from fairdarts_core.genotype import GenotypeError
-
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        args = build_parser(_help_variant(argv)).parse_args(argv)
+        only = argv[0] if argv and argv[0] in COMMANDS else ""  # no command named: list them, build none
+        args = build_parser(_help_variant(argv), only).parse_args(argv)
         args.argv = argv  # the command as typed, for manifests
         from . import commands
 
@@ -309,14 +361,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as err:
         print(str(err), file=sys.stderr)
         return 2
-    except (GenotypeError, DataError, CheckpointError, ValueError, FileNotFoundError, NotADirectoryError,
-            PermissionError, json.JSONDecodeError) as err:
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        # ValueError covers GenotypeError, DataError, CheckpointError and json.JSONDecodeError
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"darts-bench: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("darts-bench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def cmd_genotypes(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from fairdarts_core import PUBLISHED_GENOTYPES
-    from fairdarts_core.metrics import cached_profile
+    from fairdarts_core.published import cached_profile
 
     rows = []
     for name, g in PUBLISHED_GENOTYPES.items():

@@ -1,14 +1,32 @@
 """fairdarts_core: search spaces, supernets, genotypes, parse methods, evaluation networks, data,
-and the search and training loops shared by every variant. Never imports Ray."""
+and the search and training loops shared by every variant. Never imports Ray.
 
-from .discretize import PARSE_METHODS, genotype_mask, parse_genotype
-from .genotype import Genotype, GenotypeError, load_genotype
-from .metrics import profile_genotype
-from .published import PUBLISHED_GENOTYPES
-from .spaces import SPACES, get_space
-from .spaces.darts import DARTS_PRIMITIVES, EDGES, PRIMITIVES
+The names below load their module on first use (PEP 562), so reading genotypes does not import torch."""
 
-__all__ = [
-    "DARTS_PRIMITIVES", "EDGES", "PARSE_METHODS", "PRIMITIVES", "PUBLISHED_GENOTYPES", "SPACES", "Genotype",
-    "GenotypeError", "genotype_mask", "get_space", "load_genotype", "parse_genotype", "profile_genotype",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "PARSE_METHODS": "discretize", "genotype_mask": "discretize", "parse_genotype": "discretize",
+    "Genotype": "genotype", "GenotypeError": "genotype", "load_genotype": "genotype",
+    "profile_genotype": "metrics",
+    "PUBLISHED_GENOTYPES": "published",
+    "SPACES": "spaces", "get_space": "spaces",
+    "DARTS_PRIMITIVES": "spaces.darts", "EDGES": "spaces.darts", "PRIMITIVES": "spaces.darts",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -3,7 +3,7 @@
 A genotype maps each cell kind of its family to explicit `(op, to_node, from_node)` edges and the
 nodes its output reads. The family names the macro networks that build it and its text forms:
 `darts` (normal and reduce cells over two inputs; the DARTS space and the R-DARTS spaces) and
-`nb201` (one cell over one input). Each family lives in `fairdarts_core.spaces` with its
+`nb201` (one cell over one input). Each family lives in `fairdarts_core.families` with its
 validation and text form; parsing never evaluates text.
 """
 
@@ -151,7 +151,7 @@ class Genotype:
 
 def genotype_family(name: str):
     """The family object (validation, JSON and text forms) of `name`."""
-    from .spaces import GENOTYPE_FAMILIES
+    from .families import GENOTYPE_FAMILIES
 
     try:
         return GENOTYPE_FAMILIES[name]
@@ -161,7 +161,7 @@ def genotype_family(name: str):
 
 def family_of_text(text: str):
     """The family whose text form `text` is written in."""
-    from .spaces import GENOTYPE_FAMILIES
+    from .families import GENOTYPE_FAMILIES
 
     for family in GENOTYPE_FAMILIES.values():
         if family.reads(text.strip()):

@@ -2,7 +2,8 @@
 
 Profiling a C=36, 20-cell network takes ~0.5 s on a CPU, so the published genotypes' profiles ship
 in `data/published_profiles.json`, written by `python -m fairdarts_core.metrics` and compared with
-fresh counts by the tests; `cached_profile` reads them and computes anything else.
+fresh counts by the tests; `published.cached_profile` reads them (without importing torch) and calls
+`profile_genotype` for anything else.
 """
 
 from __future__ import annotations
@@ -72,46 +73,16 @@ def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
     return float((logits.argmax(dim=1) == target).float().mean().item() * 100.0)
 
 
-PROFILES_FILE = "data/published_profiles.json"
-
-
-def _thop_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("thop")
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def _shipped_profiles() -> dict[str, dict[str, float]]:
-    import json
-    from importlib import resources
-
-    path = resources.files(__package__).joinpath(PROFILES_FILE)
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data["profiles"] if data.get("thop") == _thop_version() else {}
-
-
-def cached_profile(genotype: Genotype) -> dict[str, float]:
-    """profile_genotype(genotype) at the paper size, from the shipped table when it holds the genotype
-    (and was counted by this thop version), else computed."""
-    shipped = _shipped_profiles().get(genotype.to_json())
-    return dict(shipped) if shipped is not None else profile_genotype(genotype)
-
-
 def write_published_profiles() -> str:
     """Profile every published genotype and write data/published_profiles.json; returns its path."""
     import json
     from pathlib import Path
 
-    from .published import PUBLISHED_GENOTYPES
+    from .published import PROFILES_FILE, PUBLISHED_GENOTYPES, thop_version
 
     profiles = {g.to_json(): profile_genotype(g) for g in PUBLISHED_GENOTYPES.values()}
     path = Path(__file__).resolve().parent / PROFILES_FILE
-    path.write_text(json.dumps({"thop": _thop_version(), "network": "C=36, 20 cells, 10 classes",
+    path.write_text(json.dumps({"thop": thop_version(), "network": "C=36, 20 cells, 10 classes",
                                 "profiles": profiles}, indent=1) + "\n", encoding="utf-8")
     return str(path)
 

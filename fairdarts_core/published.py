@@ -1,4 +1,5 @@
-"""The published genotypes of shared/reference/published_genotypes.json, under the same names."""
+"""The published genotypes of shared/reference/published_genotypes.json, under the same names, and their
+shipped paper-size profiles. Imports no torch, so listing them is quick."""
 
 from __future__ import annotations
 
@@ -16,3 +17,36 @@ def _load() -> Mapping[str, Genotype]:
 
 
 PUBLISHED_GENOTYPES: Mapping[str, Genotype] = _load()
+
+
+PROFILES_FILE = "data/published_profiles.json"
+
+
+def thop_version() -> str:
+    """The installed thop's version: the shipped profiles are used only when they were counted by it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("thop")
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def shipped_profiles() -> dict[str, dict[str, float]]:
+    """The shipped profiles by genotype JSON, or {} when the file is missing or another thop counted them."""
+    path = resources.files(__package__).joinpath(PROFILES_FILE)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data["profiles"] if data.get("thop") == thop_version() else {}
+
+
+def cached_profile(genotype: Genotype) -> dict[str, float]:
+    """metrics.profile_genotype(genotype) at the paper size, from the shipped table when it holds the
+    genotype, else computed."""
+    shipped = shipped_profiles().get(genotype.to_json())
+    if shipped is not None:
+        return dict(shipped)
+    from .metrics import profile_genotype
+
+    return profile_genotype(genotype)

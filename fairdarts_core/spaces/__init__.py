@@ -1,14 +1,13 @@
-"""The search spaces by name, and the genotype families their genotypes belong to.
+"""The search spaces by name.
 
-A new space is one module here plus its line in SPACES (and its family's line in
-GENOTYPE_FAMILIES if it brings a new kind of genotype)."""
+A new space is one module here plus its line in SPACES (and, if it brings a new kind of genotype,
+a family in `fairdarts_core.families`)."""
 
 from __future__ import annotations
 
-from .base import GenotypeFamily, SearchSpace
+from ..families import GENOTYPE_FAMILIES, GenotypeFamily
+from .base import SearchSpace
 from .darts import DARTS
-from .darts import FAMILY as DARTS_FAMILY
-from .nb201 import FAMILY as NB201_FAMILY
 from .nb201 import NB201
 from .rdarts import S1, S2, S3, S4
 
@@ -20,13 +19,6 @@ SPACES: dict[str, SearchSpace] = {
     "s3": S3,
     "s4": S4,
 }
-
-# Text forms are tried in this order; the DARTS family reads whatever no other family claims.
-GENOTYPE_FAMILIES: dict[str, GenotypeFamily] = {
-    "nb201": NB201_FAMILY,
-    "darts": DARTS_FAMILY,
-}
-
 
 def get_space(name: str) -> SearchSpace:
     """The space `name`; an unknown name is a ValueError listing the valid ones."""

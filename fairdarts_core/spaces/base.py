@@ -2,7 +2,7 @@
 
 A space is a cell (kinds, inputs, nodes, edges in node order, the op set of every edge), the
 supernet and evaluation networks built on that cell, its parse methods, and its sizes for each
-preset. Genotypes of a space belong to its `family` (`fairdarts_core.genotype`), which owns
+preset. Genotypes of a space belong to its `family` (`fairdarts_core.families`), which owns
 their validation and text form; several spaces can share one family (the R-DARTS spaces build
 the same networks as the DARTS space).
 """
@@ -18,31 +18,6 @@ from torch import nn
 
 from ..genotype import Genotype, GenotypeError
 from ..mixed_op import MixedOpFactory
-
-
-class GenotypeFamily:
-    """Validation and JSON / text forms of one family of genotypes."""
-
-    name: str = ""
-
-    def validate(self, genotype: Genotype) -> None:
-        raise NotImplementedError
-
-    def to_dict(self, genotype: Genotype) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def from_dict(self, data: Mapping[str, Any]) -> Genotype:
-        raise NotImplementedError
-
-    def reads(self, text: str) -> bool:
-        """True if `text` is written in this family's text form."""
-        raise NotImplementedError
-
-    def to_text(self, genotype: Genotype) -> str:
-        raise NotImplementedError
-
-    def from_text(self, text: str) -> Genotype:
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,20 @@ def test_genotypes_json_lists_every_published_genotype(capsys):
     assert by_name["FairDARTS_a"]["flops_m"] == pytest.approx(FAIR_A_FLOPS_M, rel=0.01)
 
 
+@pytest.mark.parametrize("argv", [["genotypes"], ["--help"]])
+def test_listing_genotypes_and_help_do_not_import_torch(argv):
+    """`darts-bench genotypes` and `--help` answer without importing torch (most of a command's start-up)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\nfrom benchmarks.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        rc = main({argv!r})\n"
+            "    except SystemExit as end:\n        rc = end.code\n"
+            "print(rc, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["0", "False"], done.stderr[-2000:]
+
+
 def test_profile_published_name_json(capsys):
     code, out, err = run_cli(capsys, "profile", "FairDARTS_a", "--json")
     assert code == 0, err

@@ -101,10 +101,10 @@ def test_accuracy_percent():
 def test_the_shipped_profiles_equal_fresh_counts(name):
     """data/published_profiles.json (what `darts-bench genotypes` reads) must be what thop counts now;
     `python -m fairdarts_core.metrics` rewrites it."""
-    from fairdarts_core.metrics import _shipped_profiles, cached_profile
+    from fairdarts_core.published import cached_profile, shipped_profiles
 
     genotype = PUBLISHED_GENOTYPES[name]
-    shipped = _shipped_profiles()
+    shipped = shipped_profiles()
     assert genotype.to_json() in shipped, "the shipped table misses a published genotype (or thop changed)"
     fresh = profile_genotype(genotype)
     assert shipped[genotype.to_json()] == pytest.approx(fresh, rel=1e-12)
