@@ -115,6 +115,7 @@ COMMANDS = {  # name: one line for `darts-bench --help`
     "experiment": "run a study on Ray Tune and print its table",
     "report": "redraw an experiment's tables, figures and README from its files",
     "bench": "time search / train / inference steps (fast path vs --reference)",
+    "perf": "the CPU performance figures: every bench step, fast and reference in interleaved pairs",
 }
 
 
@@ -288,7 +289,7 @@ def _add_bench(sub) -> None:
                         "--layers 8\n"
                         "  darts-bench bench --what search ... --reference     the same step, plain path\n"
                         "  darts-bench bench --what infer --batch-size 256 --json\n"
-                        "  bash benchmarks/perf/cpu_perf.sh                     all of them, both paths, with ratios")
+                        "  darts-bench perf results/perf --pairs 3               all of them, both paths, with ratios")
     p.add_argument("--what", required=True, choices=["search", "train", "infer"],
                    help="search: one arch + one weight step with its batches; train: one step of the evaluation "
                         "network; infer: one eval forward")
@@ -311,9 +312,25 @@ def _add_bench(sub) -> None:
                    help='last line {"step_ms": median, "images_per_s": ..., "peak_mem_mb": ...} and more')
 
 
+def _add_perf(sub) -> None:
+    from .perf.cpu_perf import LABELS
+
+    p = _command(sub, "perf",
+                 description="Run every `darts-bench bench` figure (the search step of every variant, P-DARTS per "
+                             "stage; the training step; inference) on the fast path and with --reference, "
+                             "alternating, one process per run, and time `darts-bench genotypes`. Prints each "
+                             "figure's median time per path, the median of the pairs' speed-ups with its range "
+                             "and the peak memory; writes OUT/cpu.jsonl and OUT/cpu_summary.json. Run it on an "
+                             "otherwise idle machine.",
+                 epilog="figures: " + "; ".join(LABELS))
+    p.add_argument("out", nargs="?", default="results/perf", help="output folder (default: results/perf)")
+    p.add_argument("--pairs", type=_positive_int, default=3, help="interleaved fast / reference pairs per figure")
+    p.add_argument("--only", help="comma-separated figure labels (listed below) to measure (default: all)")
+
+
 _BUILDERS = {"genotypes": _add_genotypes, "profile": _add_profile, "parse": _add_parse, "train": _add_train,
              "evaluate": _add_evaluate, "plot-cell": _add_plot_cell, "experiment": _add_experiment,
-             "report": _add_report, "bench": _add_bench}
+             "report": _add_report, "bench": _add_bench, "perf": _add_perf}
 
 
 def _preset_defaults(presets, variants=None) -> dict[str, str]:

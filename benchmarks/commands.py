@@ -281,3 +281,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .perf.bench import run_bench
 
     return run_bench(args)
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from .perf.cpu_perf import run
+
+    run(Path(args.out), args.pairs, [label.strip() for label in args.only.split(",")] if args.only else None)
+    return 0

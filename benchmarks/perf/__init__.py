@@ -1,2 +1,2 @@
 """Performance tools: `darts-bench bench` (bench, setups, timing, the official data path in
-reference), cpu_perf.sh and gpu_check.sh."""
+reference), `darts-bench perf` (cpu_perf.py, cpu_perf.sh) and gpu_check.sh."""

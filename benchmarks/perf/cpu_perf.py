@@ -1,16 +1,13 @@
-"""The CPU performance figures: every step of `darts-bench bench` on the fast path against its plain
-reference, in interleaved pairs (fast, reference, fast, reference, ...), one process per run (peak
-RSS is per process), and the time of `darts-bench genotypes`. Machines drift by tens of percent
-within minutes, so each figure is the median of its pairs' ratios with their range.
-
-    python -m benchmarks.perf.cpu_perf [OUTDIR] [--pairs N] [--only LABEL,...]
-
-Writes OUTDIR/cpu.jsonl (every run's JSON line) and OUTDIR/cpu_summary.json, and prints the table.
+"""The CPU performance figures (`darts-bench perf`, `benchmarks/perf/cpu_perf.sh`): every step of
+`darts-bench bench` on the fast path against its plain reference, in interleaved pairs (fast,
+reference, fast, reference, ...), one process per run (peak RSS is per process), and the time of
+`darts-bench genotypes`. Machines drift by tens of percent within minutes, so each figure is the
+median of its pairs' ratios with their range. Writes OUTDIR/cpu.jsonl (every run's JSON line) and
+OUTDIR/cpu_summary.json, and prints the table.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -87,18 +84,19 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perf.cpu_perf", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out", nargs="?", default="results/perf", help="output folder")
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved fast / reference pairs per figure")
-    parser.add_argument("--only", help="comma-separated labels to measure (default: all)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
+LABELS = [label for label, _ in FIGURES]
+
+
+def run(out: Path, pairs: int = 3, only: list[str] | None = None) -> dict:
+    """Measure the figures (all, or those labelled in `only`), write OUTDIR's two files, print the table;
+    returns the summary. An unknown label is a ValueError naming the valid ones."""
+    unknown = [label for label in only or [] if label not in LABELS]
+    if unknown:
+        raise ValueError(f"unknown figure {unknown[0]!r}; valid: {', '.join(LABELS)}")
     out.mkdir(parents=True, exist_ok=True)
     began = time.time()
     with (out / "cpu.jsonl").open("w", encoding="utf-8") as log:
-        rows = measure(args.pairs, set(args.only.split(",")) if args.only else None, log)
+        rows = measure(pairs, set(only) if only else None, log)
     seconds = genotypes_seconds()
     summary = {"figures": rows, "genotypes_seconds": {"median": statistics.median(seconds), "runs": seconds},
                "seconds": round(time.time() - began, 1)}
@@ -106,8 +104,4 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print(f"darts-bench genotypes: {statistics.median(seconds):.2f} s (median of {len(seconds)}, process start "
           f"included)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return summary
