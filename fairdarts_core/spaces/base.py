@@ -10,7 +10,7 @@ the same networks as the DARTS space).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -96,14 +96,21 @@ class SearchSpace:
                                 f"({self.family} genotypes)")
 
     # ----- what each space builds ----------------------------------------------------------
+    # Each space module sets these two: its supernet class (a fairdarts_core.supernet.Supernet taking
+    # (primitives, num_classes, init_channels, layers, op_masks, op_builder, mixed_op, fast=)) and its
+    # search-time op builder (name, channels, stride) -> module, as a staticmethod.
+    network: ClassVar[type[nn.Module]]
+    op_builder: ClassVar[Callable[[str, int, int], nn.Module]]
+
     def supernet(self, primitives: Sequence[str], num_classes: int, init_channels: int, layers: int,
                  op_masks: Mapping[str, np.ndarray] | None, mixed_op: MixedOpFactory, fast: bool = True) -> nn.Module:
-        """The search network over `primitives` (a fairdarts_core.supernet.Supernet)."""
-        raise NotImplementedError
+        """The search network over `primitives`."""
+        return self.network(primitives, num_classes, init_channels, layers, op_masks, self.search_op, mixed_op,
+                            fast=fast)
 
     def search_op(self, name: str, channels: int, stride: int) -> nn.Module:
         """The search-time module of op `name` (the supernet's op builder)."""
-        raise NotImplementedError
+        return self.op_builder(name, channels, stride)
 
     def parse(self, weights: Mapping[str, Any], method: str, threshold: float, primitives: Sequence[str],
               masks: Mapping[str, np.ndarray] | None = None) -> Genotype:

@@ -106,13 +106,8 @@ class DartsCellSpace(SearchSpace):
     """A space over the DARTS cell: the DARTS space itself and the R-DARTS reduced op sets."""
 
     parse_methods: tuple[str, ...] = PARSE_METHODS
-
-    def supernet(self, primitives, num_classes, init_channels, layers, op_masks, mixed_op, fast=True):
-        return SearchNetwork(primitives, num_classes, init_channels, layers, op_masks, self.search_op, mixed_op,
-                             fast=fast)
-
-    def search_op(self, name: str, channels: int, stride: int) -> nn.Module:
-        return search_op(name, channels, stride)
+    network = SearchNetwork
+    op_builder = staticmethod(search_op)
 
     def parse(self, weights, method, threshold, primitives, masks=None) -> Genotype:
         self.check_parse_method(method)

@@ -255,13 +255,8 @@ class NB201Space(SearchSpace):
     num_nodes: int = 3
     parse_methods: tuple[str, ...] = ("argmax",)
     optional_none: bool = False
-
-    def supernet(self, primitives, num_classes, init_channels, layers, op_masks, mixed_op, fast=True):
-        return SearchNetwork(primitives, num_classes, init_channels, layers, op_masks, self.search_op, mixed_op,
-                             fast=fast)
-
-    def search_op(self, name: str, channels: int, stride: int) -> nn.Module:
-        return search_op(name, channels, stride)
+    network = SearchNetwork
+    op_builder = staticmethod(search_op)
 
     def parse(self, weights, method, threshold, primitives, masks=None) -> Genotype:
         """argmax: every edge keeps its op of largest weight, `none` included (the official genotype());
