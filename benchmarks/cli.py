@@ -23,6 +23,7 @@ EPILOG = """examples:
   darts-bench plot-cell FairDARTS_a --out fair_a.png
   darts-bench experiment stability --preset quick --out results/stability
   darts-bench report results/stability
+  darts-bench perf results/perf                          CPU speed figures, fast vs reference (minutes)
 
 Presets (search, train, experiment): paper = the published CIFAR-10 protocol (GPU-scale); quick =
 minutes on a CPU on the bundled data; smoke = seconds, for tests.
