@@ -6,6 +6,11 @@ channels_last BatchNorm slows down ~4x when the channel count is not a multiple 
 network, 8 in the quick supernet). `speed_up(model)` gives such modules a forward that computes
 the same sums another way; parameters, buffers and state_dict keys are unchanged, and everywhere
 else (CUDA, NCHW, eval mode, odd sizes) the modules run exactly as before.
+
+oneDNN's depthwise backward is also slow where its forward is not: for a dilated conv (input and weight
+gradient 5-10x the forward) and for the weight gradient of a 5-wide kernel (10x the forward, where a
+5-tall, 3-wide one costs about what the forward does). `DepthwiseConv2d` keeps oneDNN's forward and
+computes the backward from fast convolutions (`_DepthwiseConv`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 # ATen's channels_last BatchNorm kernels vectorize over 16 channels (AVX-512 floats); widths that
 # are a multiple of 16 run at full speed.
@@ -38,8 +44,118 @@ class SubsampledDilatedConv2d(nn.Conv2d):
             return super().forward(x)
         fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         pad = (self.kernel_size[0] - 1) // 2
-        return F.conv2d(x[:, :, ::2, ::2].contiguous(memory_format=fmt), self.weight, self.bias, 1, pad, 1,
-                        self.groups)
+        sub = x[:, :, ::2, ::2].contiguous(memory_format=fmt)
+        if self.bias is None and _fast_depthwise(self, sub):
+            return _DepthwiseConv.apply(sub, _tracked(self.weight), 1)
+        return F.conv2d(sub, self.weight, self.bias, 1, pad, 1, self.groups)
+
+
+def _is_depthwise(conv: nn.Conv2d) -> bool:
+    k = conv.kernel_size[0]
+    return (conv.groups == conv.in_channels == conv.out_channels and conv.kernel_size == (k, k) and k % 2 == 1
+            and conv.padding_mode == "zeros")
+
+
+def _fast_depthwise(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether `_DepthwiseConv` may run `conv` on `x`: a CPU float32 channels_last batch with a gradient to take."""
+    return (_is_depthwise(conv) and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+            and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            and torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+
+
+def _tracked(weight: torch.Tensor) -> torch.Tensor:
+    """The weight behind an alias node, so that the backward can ask the engine whether the weight's gradient
+    is wanted (the engine answers only for non-leaf nodes under torch.autograd.grad)."""
+    return weight.view_as(weight)
+
+
+def _wanted(ctx, index: int) -> bool:
+    """Whether the running backward needs the gradient of input `index` (the architecture step, say, needs
+    no weight gradient); where the engine cannot tell, whether that input requires one."""
+    if not ctx.needs_input_grad[index]:
+        return False
+    node = ctx.next_functions[index][0]
+    try:
+        return node is not None and torch._C._will_engine_execute_node(node)
+    except (AttributeError, RuntimeError):  # a leaf under torch.autograd.grad, or an older torch
+        return True
+
+
+def _depthwise_weight_grad(grad: torch.Tensor, x: torch.Tensor, k: int, dilation: int) -> torch.Tensor:
+    """The weight gradient of the stride-1 'same' depthwise conv of `x` with a k x k kernel: oneDNN's own
+    kernel where it is fast (dense, k <= 3); a dilation-2 conv as the dense conv of the four parity phases
+    stacked on the batch; a wider dense kernel as two k x 3 column blocks (oneDNN is fast up to 3 wide)."""
+    n, c, h, w = x.shape
+    if dilation == 2 and h % 2 == 0 and w % 2 == 0:
+        return _depthwise_weight_grad(_phases(grad), _phases(x), k, 1)
+    pad = dilation * (k - 1) // 2
+    m = 3
+    if dilation != 1 or k <= m or k > 2 * m - 1:
+        return _weight_grad(grad, x, (c, 1, k, k), (pad, pad), dilation)
+    wide = F.pad(x, (pad, pad, 0, 0))  # columns padded; rows by the conv
+    left = _weight_grad(grad, wide[..., : w + m - 1], (c, 1, k, m), (pad, 0), 1)
+    right = _weight_grad(grad, wide[..., k - m: k - 1 + w], (c, 1, k, m), (pad, 0), 1)
+    return torch.cat([left, right[..., 2 * m - k:]], dim=-1)
+
+
+def _weight_grad(grad: torch.Tensor, x: torch.Tensor, shape: tuple[int, int, int, int], padding: tuple[int, int],
+                 dilation: int) -> torch.Tensor:
+    weight = grad.new_empty(()).expand(shape)  # only its shape is read
+    return torch.ops.aten.convolution_backward(grad, x, weight, None, [1, 1], list(padding), [dilation, dilation],
+                                               False, [0, 0], shape[0], [False, True, False])[1]
+
+
+def _phases(x: torch.Tensor) -> torch.Tensor:
+    """The four parity phases x[:, :, a::2, b::2] of an even-sized batch, stacked on the batch (channels_last)."""
+    n, c, h, w = x.shape
+    out = torch.empty((4 * n, c, h // 2, w // 2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    for i, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[i * n: (i + 1) * n] = x[:, :, a::2, b::2]
+    return out
+
+
+class _DepthwiseConv(torch.autograd.Function):
+    """A bias-free depthwise conv at stride 1 with 'same' padding on a channels_last CPU batch: oneDNN's
+    forward; the input gradient as the forward conv of the output gradient with the flipped kernel (exact
+    for stride 1), the weight gradient by `_depthwise_weight_grad`. Each gradient only when the backward wants it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, dilation: int) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.dilation = dilation
+        k = weight.shape[-1]
+        return F.conv2d(x, weight, None, 1, dilation * (k - 1) // 2, dilation, weight.shape[0])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        d, k, c = ctx.dilation, weight.shape[-1], weight.shape[0]
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_x = grad_w = None
+        if _wanted(ctx, 0):
+            grad_x = F.conv2d(grad, weight.flip(-1, -2), None, 1, d * (k - 1) // 2, d, c)
+        if _wanted(ctx, 1):
+            grad_w = _depthwise_weight_grad(grad, x, k, d).contiguous().view_as(weight)
+        return grad_x, grad_w, None
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A stride-1 'same' depthwise conv (dilation 2, or 5x5) whose CPU channels_last training step runs as
+    `_DepthwiseConv`; everywhere else nn.Conv2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.dilation[0]
+        if self.bias is None and _fast_depthwise(self, x) and _slow_in_onednn(self):
+            return _DepthwiseConv.apply(x, _tracked(self.weight), d)
+        return super().forward(x)
+
+
+def _slow_in_onednn(conv: nn.Conv2d) -> bool:
+    """A stride-1 'same' depthwise conv whose oneDNN backward is slow: dilation 2, or a 5x5 kernel."""
+    d, k = conv.dilation[0], conv.kernel_size[0]
+    return (_is_depthwise(conv) and conv.stride == (1, 1) and conv.dilation == (d, d)
+            and (d == 2 and k <= 5 or d == 1 and k == 5) and conv.padding == (d * (k - 1) // 2,) * 2)
 
 
 def _vector_group(channels: int, pixels: int) -> int:
@@ -117,11 +233,13 @@ class ChannelsLastBatchNorm2d(nn.BatchNorm2d):
     its width is not a multiple of 16; running statistics are updated as nn.BatchNorm2d does."""
 
     def _group(self, x: torch.Tensor) -> int:
+        """How many pixels `_ChannelsLastBatchNorm` lays side by side for `x`; 0: run nn.BatchNorm2d."""
         if not (self.training and self.track_running_stats and self.momentum is not None
                 and x.device.type == "cpu" and x.dim() == 4 and x.dtype == torch.float32
                 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()):
-            return 1
-        return _vector_group(x.shape[1], x.shape[0] * x.shape[2] * x.shape[3])
+            return 0
+        g = _vector_group(x.shape[1], x.shape[0] * x.shape[2] * x.shape[3])
+        return g if g > 1 else 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return batch_norm(self, x)
@@ -130,8 +248,8 @@ class ChannelsLastBatchNorm2d(nn.BatchNorm2d):
 def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """What `bn(x)` computes; odd widths on the CPU take the `_ChannelsLastBatchNorm` form when `bn` is a
     ChannelsLastBatchNorm2d. Running statistics and the batch counter update as nn.BatchNorm2d's."""
-    g = bn._group(x) if isinstance(bn, ChannelsLastBatchNorm2d) else 1
-    if g == 1:
+    g = bn._group(x) if isinstance(bn, ChannelsLastBatchNorm2d) else 0
+    if g == 0:
         return nn.BatchNorm2d.forward(bn, x)
     weight, bias = (bn.weight, bn.bias) if bn.affine else (_ones(x, bn), _zeros(x, bn))
     out, mean, var = _ChannelsLastBatchNorm.apply(x, weight, bias, bn.eps, g)
@@ -152,8 +270,8 @@ def _zeros(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
 
 
 def speed_up(model: nn.Module) -> nn.Module:
-    """Give the dilation-2 stride-2 convs and the BatchNorms whose width is not a multiple of 16 their
-    faster subclass, in place; returns `model`.
+    """Give the dilation-2 stride-2 convs, the bias-free stride-1 'same' depthwise convs of kernel 5 or dilation
+    2, and the BatchNorms whose width is not a multiple of 16 their faster subclass, in place; returns `model`.
 
     The subclasses hold no state of their own, so swapping the class keeps each module's
     parameters, buffers, hooks and the references other modules hold to it. (thop counts modules
@@ -161,6 +279,8 @@ def speed_up(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if type(module) is nn.Conv2d and module.dilation == (2, 2) and module.stride == (2, 2):
             module.__class__ = SubsampledDilatedConv2d
+        elif type(module) is nn.Conv2d and module.bias is None and _slow_in_onednn(module):
+            module.__class__ = DepthwiseConv2d
         elif type(module) is nn.BatchNorm2d and module.num_features % _VECTOR_WIDTH:
             module.__class__ = ChannelsLastBatchNorm2d
     return model
@@ -171,7 +291,7 @@ def plain_modules(model: nn.Module):
     """Within the block, the modules `speed_up` swapped run as nn.Conv2d / nn.BatchNorm2d again: for
     double backward (the Hessian), which the faster BatchNorm's hand-written backward does not support."""
     swapped = [(m, m.__class__) for m in model.modules()
-               if isinstance(m, (SubsampledDilatedConv2d, ChannelsLastBatchNorm2d))]
+               if isinstance(m, (SubsampledDilatedConv2d, DepthwiseConv2d, ChannelsLastBatchNorm2d))]
     for module, cls in swapped:
         module.__class__ = cls.__mro__[1]
     try:

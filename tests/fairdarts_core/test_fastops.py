@@ -1,4 +1,4 @@
-"""fastops: the faster dilated conv and BatchNorm compute what nn.Conv2d and nn.BatchNorm2d compute, in
+"""fastops: the faster depthwise convs and BatchNorm compute what nn.Conv2d and nn.BatchNorm2d compute, in
 the evaluation networks and the supernets."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from fairdarts_core.fastops import ChannelsLastBatchNorm2d, SubsampledDilatedConv2d, speed_up
+from fairdarts_core import fastops
+from fairdarts_core.fastops import ChannelsLastBatchNorm2d, DepthwiseConv2d, SubsampledDilatedConv2d, speed_up
 from fairdarts_core.published import PUBLISHED_GENOTYPES
 from fairdarts_core.train import TrainConfig, build_model
 
@@ -67,6 +68,56 @@ def _batchnorm_pair(channels: int, affine: bool = True) -> tuple[nn.BatchNorm2d,
     return _pair(bn, ChannelsLastBatchNorm2d)
 
 
+def _depthwise(channels: int, kernel: int, dilation: int) -> tuple[nn.Module, nn.Module]:
+    conv = nn.Conv2d(channels, channels, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation,
+                     groups=channels, bias=False)
+    return _pair(conv.to(memory_format=CL), DepthwiseConv2d)
+
+
+@pytest.mark.parametrize("kernel, dilation", [(5, 1), (3, 2), (5, 2)])
+@pytest.mark.parametrize("size", [12, 7], ids=["even", "odd"])
+def test_depthwise_conv_equals_the_conv(kernel, dilation, size):
+    """Outputs, input and weight gradients; odd sizes take the weight gradient without parity phases."""
+    torch.manual_seed(0)
+    plain, fast = _depthwise(6, kernel, dilation)
+    x = torch.randn(3, 6, size, size).contiguous(memory_format=CL)
+    grad = torch.randn_like(plain(x))
+    y0, gx0, gw0 = _outputs_and_grads(plain, x, grad)
+    y1, gx1, gw1 = _outputs_and_grads(fast, x, grad)
+    assert fast(x.clone().requires_grad_()).grad_fn.name() == "_DepthwiseConvBackward"
+    assert gx1.is_contiguous(memory_format=CL)
+    assert torch.equal(y0, y1)
+    assert torch.allclose(gx0, gx1, atol=1e-5)
+    assert torch.allclose(gw0[0], gw1[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("wrt", ["input", "weight"])
+def test_depthwise_conv_computes_only_the_gradient_asked_for(wrt, monkeypatch):
+    """The architecture step asks for no weight gradient (torch.autograd.grad of a non-leaf input's path)."""
+    torch.manual_seed(0)
+    plain, fast = _depthwise(6, 5, 2)
+    weight_grads = []
+    real = fastops._depthwise_weight_grad
+    monkeypatch.setattr(fastops, "_depthwise_weight_grad", lambda *a: weight_grads.append(1) or real(*a))
+    x = torch.randn(3, 6, 12, 12).contiguous(memory_format=CL).requires_grad_()
+    results = []
+    for module in (plain, fast):
+        h = torch.relu(x)  # a non-leaf input, as inside a network
+        target = h if wrt == "input" else module.weight
+        results.append(torch.autograd.grad(module(h).square().sum(), target)[0])
+    assert torch.allclose(results[0], results[1], atol=1e-4)
+    assert bool(weight_grads) == (wrt == "weight")
+
+
+def test_depthwise_conv_runs_the_plain_conv_without_gradients_or_in_nchw():
+    plain, fast = _depthwise(4, 5, 1)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(plain(x.contiguous(memory_format=CL)), fast(x.contiguous(memory_format=CL)))
+    y = fast(x.requires_grad_())
+    assert y.grad_fn.name() == "ConvolutionBackward0" and torch.equal(y, plain(x))
+
+
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "search-time"])
 @pytest.mark.parametrize("channels", [4, 8, 12, 36, 72])
 def test_channels_last_batchnorm_equals_batchnorm_in_training(channels, affine):
@@ -108,14 +159,19 @@ def test_channels_last_batchnorm_elsewhere_runs_batchnorm_itself(case):
     assert torch.equal(plain.running_mean, fast.running_mean)
 
 
-def test_speed_up_swaps_only_stride_2_dilated_convs_and_odd_width_batchnorms():
+def test_speed_up_swaps_only_the_slow_convs_and_odd_width_batchnorms():
     model = nn.Sequential(nn.Conv2d(36, 36, 3, 2, padding=2, dilation=2, groups=36),
-                          nn.Conv2d(36, 36, 3, padding=2, dilation=2, groups=36), nn.Conv2d(36, 36, 3, padding=1),
+                          nn.Conv2d(36, 36, 3, padding=2, dilation=2, groups=36, bias=False),
+                          nn.Conv2d(36, 36, 5, padding=2, groups=36, bias=False),
+                          nn.Conv2d(36, 36, 3, padding=1, groups=36, bias=False),  # oneDNN's backward is fast
+                          nn.Conv2d(36, 36, 5, padding=2, groups=36),  # a bias: not the ops' form
+                          nn.Conv2d(36, 36, 5, padding=2),  # dense
                           nn.BatchNorm2d(36), nn.BatchNorm2d(8, affine=False), nn.BatchNorm2d(32))
     keys, params = list(model.state_dict()), list(model.parameters())
     assert speed_up(model) is model
-    assert [type(m) for m in model] == [SubsampledDilatedConv2d, nn.Conv2d, nn.Conv2d, ChannelsLastBatchNorm2d,
-                                        ChannelsLastBatchNorm2d, nn.BatchNorm2d]
+    assert [type(m) for m in model] == [SubsampledDilatedConv2d, DepthwiseConv2d, DepthwiseConv2d, nn.Conv2d,
+                                        nn.Conv2d, nn.Conv2d, ChannelsLastBatchNorm2d, ChannelsLastBatchNorm2d,
+                                        nn.BatchNorm2d]
     assert list(model.state_dict()) == keys
     assert all(p is q for p, q in zip(model.parameters(), params))
 
@@ -126,8 +182,8 @@ def test_training_network_uses_the_fast_modules_only_on_the_fast_path():
     fast = build_model(genotype, TrainConfig(**small), 10, torch.device("cpu"))
     plain = build_model(genotype, TrainConfig(fast=False, channels_last=False, **small), 10, torch.device("cpu"))
     kinds = lambda m: {type(x) for x in m.modules()}  # noqa: E731
-    assert {SubsampledDilatedConv2d, ChannelsLastBatchNorm2d} <= kinds(fast)
-    assert not {SubsampledDilatedConv2d, ChannelsLastBatchNorm2d} & kinds(plain)
+    assert {SubsampledDilatedConv2d, DepthwiseConv2d, ChannelsLastBatchNorm2d} <= kinds(fast)
+    assert not {SubsampledDilatedConv2d, DepthwiseConv2d, ChannelsLastBatchNorm2d} & kinds(plain)
 
 
 @pytest.mark.parametrize("name", ["FairDARTS_a", "DARTS_V2"])
