@@ -8,6 +8,7 @@ trial's work lives in OUT/work/<setting>__seed<N> (`benchmarks.trials`), Ray's s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -75,10 +76,24 @@ def run_experiment(args: argparse.Namespace) -> int:
                          storage=args.storage, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus_per_trial,
                          num_cpus=args.num_cpus, num_gpus=num_gpus,
                          command=shlex.join(["darts-bench", *getattr(args, "argv", sys.argv[1:])]))
-    table = run(experiment, Path(args.out or Path("results") / args.name), options, preset=args.preset)
+    out = Path(args.out or Path("results") / args.name)
+    table = run(experiment, out, options, preset=args.preset)
     print()
     print(table)
+    manifest = json.loads((out / "manifest.json").read_text())
+    print(time_use_line(manifest["wall_seconds"], manifest.get("time_use", {})))
     return 0
+
+
+def time_use_line(wall_seconds: float, use: dict[str, float]) -> str:
+    """One line on where the study's time went (the manifest's time_use)."""
+    line = f"wall {wall_seconds:.0f} s"
+    if use:
+        line += (f"; trials {use['trial_seconds']:.0f} s, {use['outside_loops_fraction']:.0%} of it outside the "
+                 f"search and training loops")
+    if "slots_busy_fraction" in use:
+        line += f"; {use['slots']:g} trial slots {use['slots_busy_fraction']:.0%} busy"
+    return line
 
 
 def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = "") -> str:

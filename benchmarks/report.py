@@ -24,8 +24,8 @@ from .spec import Experiment, row_name, safe_name, trial_key
 TRIAL_COLUMNS = ("row", "label", "parse", "seed", "variant", "options", "space", "status", "error", "trained_as",
                  "flops_m", "params_m", "params_with_aux_m", "bench_flops_m", "bench_params_m", "test_acc",
                  "train_acc", "skips_normal", "skips_reduce", "search_disc_gap", "search_near_01",
-                 "search_param_free_fraction", "search_seconds", "train_seconds", "dataset", "train_channels",
-                 "train_layers", "train_epochs", "train_batch_size", "train_lr", "train_drop_path")
+                 "search_param_free_fraction", "search_seconds", "train_seconds", "trial_seconds", "dataset",
+                 "train_channels", "train_layers", "train_epochs", "train_batch_size", "train_lr", "train_drop_path")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -108,14 +108,39 @@ def versions() -> dict[str, str]:
     return out
 
 
+def time_use(trials: pd.DataFrame, wall_seconds: float, slots: float | None) -> dict[str, float]:
+    """Where a study's time went: the trials' seconds inside the search and training loops, their seconds
+    in all (data, profiles, files besides) and, given the number of trials that could run at once, the
+    share of the study's trial slots (wall x slots) they filled (the rest: Ray's start, scheduling, slots
+    left idle). Empty for results without trial times."""
+    if trials.empty or "trial_seconds" not in trials or trials["trial_seconds"].isna().all():
+        return {}
+    per_trial = trials.groupby(["label", "seed"], sort=False)
+    own_training = trials["trained_as"].fillna("").astype(str) == ""
+    loops = float(per_trial["search_seconds"].max().fillna(0).sum()
+                  + trials.loc[own_training, "train_seconds"].fillna(0).sum())
+    total = float(per_trial["trial_seconds"].max().fillna(0).sum())
+    use = {"trial_seconds": round(total, 1), "loop_seconds": round(loops, 1),
+           "outside_loops_fraction": round(1 - loops / total, 3) if total else 0.0}
+    if slots and wall_seconds > 0:
+        use.update(slots=slots, slots_busy_fraction=round(total / (wall_seconds * slots), 3))
+    return use
+
+
 def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str, wall_seconds: float) -> None:
+    import os
+
     import torch
 
     previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
     if options.gpus_per_trial and torch.cuda.is_available():
         device = f"{torch.cuda.get_device_name(0)} ({options.gpus_per_trial:g} GPU(s) per trial)"
+        slots = (options.num_gpus or torch.cuda.device_count()) / options.gpus_per_trial
     else:
-        device = f"cpu ({__import__('os').cpu_count()} cores, {options.cpus_per_trial:g} CPU(s) per trial)"
+        device = f"cpu ({os.cpu_count()} cores, {options.cpus_per_trial:g} CPU(s) per trial)"
+        slots = (options.num_cpus or os.cpu_count() or 1) // options.cpus_per_trial
+    # Trial slots of this run: unknown on a cluster, and a resumed run's wall leaves out the earlier runs.
+    slots = None if options.address or options.resume else min(slots, len(experiment.trial_configs()))
     write_json(out / "manifest.json", {
         "experiment": experiment.name,
         "title": experiment.title,
@@ -130,6 +155,7 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str,
         "device": device,
         "platform": platform.platform(),
         "wall_seconds": round(wall_seconds, 1),
+        "time_use": time_use(_read_csv(out / "trials.csv"), wall_seconds, slots),
         "runs": previous.get("runs", []) + [{"command": options.command, "wall_seconds": round(wall_seconds, 1),
                                               "resume": bool(options.resume)}],
     })

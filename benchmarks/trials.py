@@ -102,6 +102,7 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
     done = work / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
+    began = time.time()
     setting, seed = config["setting"], config["seed"]
     train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"))
     genotypes, summary, search_seconds = _searched(setting, config, seed, work, train_set, device, report)
@@ -141,6 +142,8 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
             row.update({k: v for k, v in source.items()
                         if (k.startswith("train") and k != "trained_as") or k == "test_acc"})
             row["trained_as"] = source["parse"] or source["label"]
+    for row in rows:  # the whole trial, this run of it: data, search, profiles, trainings, files
+        row["trial_seconds"] = time.time() - began
     result = {"rows": rows, "weights": weights, "dataset": test_set.name}
     write_json(done, result)
     report({"stage": "done", "done": 1, "rows": len(rows), "ok": sum(r["status"] == "ok" for r in rows)})

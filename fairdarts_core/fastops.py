@@ -92,9 +92,10 @@ def _depthwise_weight_grad(grad: torch.Tensor, x: torch.Tensor, k: int, dilation
     m = 3
     if dilation != 1 or k <= m or k > 2 * m - 1:
         return _weight_grad(grad, x, (c, 1, k, k), (pad, pad), dilation)
-    wide = F.pad(x, (pad, pad, 0, 0))  # columns padded; rows by the conv
-    left = _weight_grad(grad, wide[..., : w + m - 1], (c, 1, k, m), (pad, 0), 1)
-    right = _weight_grad(grad, wide[..., k - m: k - 1 + w], (c, 1, k, m), (pad, 0), 1)
+    # Each block gets its own column padding (a column slice of one padded copy is not channels_last-
+    # contiguous, and oneDNN would copy it); the conv pads the rows.
+    left = _weight_grad(grad, F.pad(x, (k - m, 0, 0, 0)), (c, 1, k, m), (pad, 0), 1)  # columns 0 .. m-1
+    right = _weight_grad(grad, F.pad(x, (0, k - m, 0, 0)), (c, 1, k, m), (pad, 0), 1)  # columns k-m .. k-1
     return torch.cat([left, right[..., 2 * m - k:]], dim=-1)
 
 

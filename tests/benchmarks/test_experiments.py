@@ -88,6 +88,9 @@ def test_every_study_writes_its_manifest(study):
     assert manifest["device"].startswith("cpu") and manifest["wall_seconds"] > 0
     assert manifest["seeds"] == list(range(SEEDS.get(name, 1)))
     assert [r["resume"] for r in manifest["runs"]] == [False]
+    use = manifest["time_use"]  # the trials' time inside and outside the loops, the trial slot filled
+    assert 0 < use["loop_seconds"] <= use["trial_seconds"] and 0 <= use["outside_loops_fraction"] < 1
+    assert use["slots"] == 1 and 0 < use["slots_busy_fraction"] <= 1
 
 
 def test_every_study_writes_its_files_and_readme(study):
