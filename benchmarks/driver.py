@@ -65,6 +65,7 @@ def run_experiment(args: argparse.Namespace) -> int:
     from fairdarts_core.data import load_dataset
 
     from .experiments import get_experiment
+    from .report import time_use_line
 
     module = get_experiment(args.name)
     experiment = module.build(args.preset, seeds=args.seeds, stability_dir=getattr(args, "stability_dir", None))
@@ -83,17 +84,6 @@ def run_experiment(args: argparse.Namespace) -> int:
     manifest = json.loads((out / "manifest.json").read_text())
     print(time_use_line(manifest["wall_seconds"], manifest.get("time_use", {})))
     return 0
-
-
-def time_use_line(wall_seconds: float, use: dict[str, float]) -> str:
-    """One line on where the study's time went (the manifest's time_use)."""
-    line = f"wall {wall_seconds:.0f} s"
-    if use:
-        line += (f"; trials {use['trial_seconds']:.0f} s, {use['outside_loops_fraction']:.0%} of it outside the "
-                 f"search and training loops")
-    if "slots_busy_fraction" in use:
-        line += f"; {use['slots']:g} trial slots {use['slots_busy_fraction']:.0%} busy"
-    return line
 
 
 def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = "") -> str:

@@ -127,6 +127,17 @@ def time_use(trials: pd.DataFrame, wall_seconds: float, slots: float | None) -> 
     return use
 
 
+def time_use_line(wall_seconds: float, use: dict[str, float]) -> str:
+    """One line on where the study's time went (the manifest's time_use)."""
+    line = f"wall {wall_seconds:.0f} s"
+    if use:
+        line += (f"; trials {use['trial_seconds']:.0f} s, {use['outside_loops_fraction']:.0%} of it outside the "
+                 f"search and training loops")
+    if "slots_busy_fraction" in use:
+        line += f"; {use['slots']:g} trial slots {use['slots_busy_fraction']:.0%} busy"
+    return line
+
+
 def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str, wall_seconds: float) -> None:
     import os
 
@@ -231,6 +242,8 @@ def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: 
               f"dataset `{manifest.get('dataset')}`, seeds {manifest.get('seeds')}",
               f"- device: {manifest.get('device', '?')}; wall time {manifest.get('wall_seconds', 0):.0f} s"
               + (f" over {len(manifest['runs'])} runs (resumed)" if len(manifest.get("runs", [])) > 1 else ""),
+              *([f"- time use: {time_use_line(manifest['wall_seconds'], manifest['time_use'])}"]
+                if manifest.get("time_use") else []),
               "- versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()), ""]
     lines += ["## Table", "", table_text.strip(), ""]
     notes = out / "notes.md"

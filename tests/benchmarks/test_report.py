@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from benchmarks.driver import time_use_line
-from benchmarks.report import time_use
+from benchmarks.report import time_use, time_use_line
 
 
 def _trials(**extra) -> pd.DataFrame:
