@@ -82,9 +82,9 @@ def _wanted(ctx, index: int) -> bool:
 
 
 def _depthwise_weight_grad(grad: torch.Tensor, x: torch.Tensor, k: int, dilation: int) -> torch.Tensor:
-    """The weight gradient of the stride-1 'same' depthwise conv of `x` with a k x k kernel: oneDNN's own
-    kernel where it is fast (dense, k <= 3); a dilation-2 conv as the dense conv of the four parity phases
-    stacked on the batch; a wider dense kernel as two k x 3 column blocks (oneDNN is fast up to 3 wide)."""
+    """The weight gradient of the stride-1 'same' depthwise conv of `x` with a k x k kernel: a dilation-2 conv
+    as the dense conv of the four parity phases stacked on the batch; a dense 5x5 kernel as two 5x3 column
+    blocks (oneDNN is fast up to 3 wide); oneDNN's own kernel for the rest (dense k <= 3, odd sizes)."""
     n, c, h, w = x.shape
     if dilation == 2 and h % 2 == 0 and w % 2 == 0:
         return _depthwise_weight_grad(_phases(grad), _phases(x), k, 1)
