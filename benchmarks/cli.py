@@ -251,7 +251,8 @@ def _add_experiment(sub) -> None:
 
     p = _command(sub, "experiment",
                  description="Run a study (" + "; ".join(f"{n}: {m.TITLE}" for n, m in EXPERIMENTS.items()) +
-                             ") on Ray Tune, write its folder and print its table.")
+                             ") on Ray Tune, write its folder, and print its table and where its time went (inside and "
+                             "outside the search and training loops).")
     p.add_argument("name", choices=list(EXPERIMENTS), help="the study")
     p.add_argument("--preset", default="quick", choices=["paper", "quick", "smoke"],
                    help="paper: the published protocols (GPUs); quick: CPU minutes on the bundled data; smoke: tests")

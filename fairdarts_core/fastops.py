@@ -45,22 +45,23 @@ class SubsampledDilatedConv2d(nn.Conv2d):
         fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         pad = (self.kernel_size[0] - 1) // 2
         sub = x[:, :, ::2, ::2].contiguous(memory_format=fmt)
-        if self.bias is None and _fast_depthwise(self, sub):
+        if _bias_free_depthwise(self) and _has_fast_backward(sub, self.weight):
             return _DepthwiseConv.apply(sub, _tracked(self.weight), 1)
         return F.conv2d(sub, self.weight, self.bias, 1, pad, 1, self.groups)
 
 
-def _is_depthwise(conv: nn.Conv2d) -> bool:
+def _bias_free_depthwise(conv: nn.Conv2d) -> bool:
+    """A bias-free depthwise conv with an odd square kernel and zero padding (the form `_DepthwiseConv` runs)."""
     k = conv.kernel_size[0]
-    return (conv.groups == conv.in_channels == conv.out_channels and conv.kernel_size == (k, k) and k % 2 == 1
-            and conv.padding_mode == "zeros")
+    return (conv.bias is None and conv.groups == conv.in_channels == conv.out_channels
+            and conv.kernel_size == (k, k) and k % 2 == 1 and conv.padding_mode == "zeros")
 
 
-def _fast_depthwise(conv: nn.Conv2d, x: torch.Tensor) -> bool:
-    """Whether `_DepthwiseConv` may run `conv` on `x`: a CPU float32 channels_last batch with a gradient to take."""
-    return (_is_depthwise(conv) and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+def _has_fast_backward(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether `_DepthwiseConv` may run on `x`: a CPU float32 channels_last batch with a gradient to take."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
             and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-            and torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+            and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
 
 
 def _tracked(weight: torch.Tensor) -> torch.Tensor:
@@ -146,16 +147,15 @@ class DepthwiseConv2d(nn.Conv2d):
     `_DepthwiseConv`; everywhere else nn.Conv2d."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = self.dilation[0]
-        if self.bias is None and _fast_depthwise(self, x) and _slow_in_onednn(self):
-            return _DepthwiseConv.apply(x, _tracked(self.weight), d)
+        if _has_fast_backward(x, self.weight) and _slow_in_onednn(self):
+            return _DepthwiseConv.apply(x, _tracked(self.weight), self.dilation[0])
         return super().forward(x)
 
 
 def _slow_in_onednn(conv: nn.Conv2d) -> bool:
-    """A stride-1 'same' depthwise conv whose oneDNN backward is slow: dilation 2, or a 5x5 kernel."""
+    """A bias-free stride-1 'same' depthwise conv whose oneDNN backward is slow: dilation 2, or a 5x5 kernel."""
     d, k = conv.dilation[0], conv.kernel_size[0]
-    return (_is_depthwise(conv) and conv.stride == (1, 1) and conv.dilation == (d, d)
+    return (_bias_free_depthwise(conv) and conv.stride == (1, 1) and conv.dilation == (d, d)
             and (d == 2 and k <= 5 or d == 1 and k == 5) and conv.padding == (d * (k - 1) // 2,) * 2)
 
 
@@ -280,7 +280,7 @@ def speed_up(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if type(module) is nn.Conv2d and module.dilation == (2, 2) and module.stride == (2, 2):
             module.__class__ = SubsampledDilatedConv2d
-        elif type(module) is nn.Conv2d and module.bias is None and _slow_in_onednn(module):
+        elif type(module) is nn.Conv2d and _slow_in_onednn(module):
             module.__class__ = DepthwiseConv2d
         elif type(module) is nn.BatchNorm2d and module.num_features % _VECTOR_WIDTH:
             module.__class__ = ChannelsLastBatchNorm2d
