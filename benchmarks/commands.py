@@ -30,7 +30,14 @@ def _device(name: str):
 def _data(args: argparse.Namespace):
     from fairdarts_core.data import load_dataset
 
-    return load_dataset(args.dataset, args.data_dir, args.download)
+    return load_dataset(args.dataset, args.data_dir, args.download, getattr(args, "cache_dir", None))
+
+
+def _nb201_table(args: argparse.Namespace):
+    """The --nb201-table the command names (read once per process), or None."""
+    from fairdarts_core.nb201_table import open_table
+
+    return open_table(args.nb201_table) if getattr(args, "nb201_table", None) else None
 
 
 def _say(line: str) -> None:
@@ -63,11 +70,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
     genotype = _genotype(args.genotype, args.space)
     space = space_of(genotype)
     sizes = {k: v for k, v in (("init_channels", args.init_channels), ("layers", args.layers)) if v is not None}
+    table = _nb201_table(args)
+    truth = table.lookup(genotype) if table is not None else None  # a DARTS cell or a missing one: an error
     prof = space.profile(genotype, num_classes=args.num_classes, **sizes)
     if args.json:
-        print(json.dumps(prof))
-    else:
-        print(f"{args.genotype}: " + space.describe_profile(prof))
+        print(json.dumps(prof if truth is None else {**prof, "nb201": truth, "nb201_table": table.path}))
+        return 0
+    print(f"{args.genotype}: " + space.describe_profile(prof))
+    if truth is not None:
+        print(f"NAS-Bench-201 ({table.path}): " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))
     return 0
 
 
@@ -119,7 +130,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from variants import METHODS, make_method
 
     from .options import as_flags, collect, method_options
-    from .pipeline import SEARCH_PROGRESS, format_epoch, prepare_out_dir, run_search, write_json
+    from .pipeline import (GROUND_TRUTH, SEARCH_PROGRESS, check_nb201_table, format_epoch, prepare_out_dir,
+                           run_search, write_json)
     from .progress import StepProgress
 
     with as_flags(args.variant_names):
@@ -142,19 +154,26 @@ def cmd_search(args: argparse.Namespace) -> int:
         overrides.update(fast=False, channels_last=False)
     with as_flags(args.search_names):
         config = search_config(args.preset, method, overrides)
+    table = _nb201_table(args)
+    check_nb201_table(table, config.space)
     train_set, _ = _data(args)
     _say(f"searching: {method.describe()} | space {config.space}, preset {args.preset}, {config.epochs} epochs, "
          f"C={config.init_channels}, {config.layers} cells, batch {config.batch_size}, {train_set.name}, {device}")
     progress = StepProgress()
 
+    shown = SEARCH_PROGRESS + (tuple(GROUND_TRUTH) if table is not None else ())
+
     def on_epoch(record):
         progress.start(f"epoch {record['epoch'] + 2}/{config.epochs}")
-        _say(format_epoch(record, config.epochs, SEARCH_PROGRESS))
+        _say(format_epoch(record, config.epochs, shown))
 
     progress.start(f"epoch 1/{config.epochs}")
     genotype = run_search(method, train_set, config, args.out, device, args.resume, on_epoch=on_epoch,
-                          on_step=progress)
+                          on_step=progress, nb201_table=table)
     _say(f"genotype: {genotype.to_string()}")
+    if table is not None:
+        truth = table.lookup(genotype)
+        _say("NAS-Bench-201: " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))
     _say(f"wrote {args.out}/genotype.json, alphas.json, history.csv, checkpoint.pt, figures/")
     return 0
 
@@ -272,7 +291,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import report
 
-    for path in report(args.dir):
+    for path in report(args.dir, nb201_table=args.nb201_table):
         _say(f"wrote {path}")
     return 0
 

@@ -28,6 +28,8 @@ class RunOptions:
 
     dataset: str = "digits"
     data_dir: str | None = None
+    cache_dir: str | None = None  # where a folder dataset's decoded images are cached
+    nb201_table: str | None = None  # NB201 ground truth (a CSV or NATS-Bench file) for the study's NB201 cells
     resume: bool = False
     address: str | None = None  # an existing Ray cluster; None: a local Ray
     storage: str | None = None  # Ray storage every node sees; None: OUT/ray
@@ -63,6 +65,7 @@ def run_experiment(args: argparse.Namespace) -> int:
     import sys
 
     from fairdarts_core.data import load_dataset
+    from fairdarts_core.nb201_table import open_table
 
     from .experiments import get_experiment
     from .report import time_use_line
@@ -72,8 +75,13 @@ def run_experiment(args: argparse.Namespace) -> int:
     if args.cpus_per_trial <= 0:
         raise ValueError("--cpus-per-trial must be > 0")
     gpus_per_trial, num_gpus = resolve_gpus(args.device, args.gpus_per_trial, args.preset)
-    load_dataset(args.dataset, args.data_dir, args.download)  # a bad data dir fails here, before Ray starts
-    options = RunOptions(dataset=args.dataset, data_dir=args.data_dir, resume=args.resume, address=args.address,
+    # A bad data dir or table fails here, before Ray starts; a folder dataset is decoded into its cache once.
+    load_dataset(args.dataset, args.data_dir, args.download, args.cache_dir)
+    table = str(open_table(args.nb201_table).path) if args.nb201_table else None
+    if table is None and getattr(module, "NEEDS_NB201_TABLE", False):
+        raise ValueError(f"experiment {args.name} looks its cells up in NAS-Bench-201: pass --nb201-table FILE")
+    options = RunOptions(dataset=args.dataset, data_dir=_absolute(args.data_dir), cache_dir=_absolute(args.cache_dir),
+                         nb201_table=table, resume=args.resume, address=args.address,
                          storage=args.storage, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus_per_trial,
                          num_cpus=args.num_cpus, num_gpus=num_gpus,
                          command=shlex.join(["darts-bench", *getattr(args, "argv", sys.argv[1:])]))
@@ -86,9 +94,16 @@ def run_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _absolute(path: str | None) -> str | None:
+    """A path the Ray workers (other working folders) resolve the same way."""
+    return str(Path(path).resolve()) if path else None
+
+
 def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = "") -> str:
     """Run (or resume) `experiment` into `out`; write its files; return its table in Markdown."""
-    from .report import collect, report, write_manifest
+    from fairdarts_core.nb201_table import open_table
+
+    from .report import collect, report, write_benchmark, write_manifest
 
     if (out / "manifest.json").exists() and not options.resume:
         raise ValueError(f"{out} already holds results; pass --resume to continue or choose another --out")
@@ -97,6 +112,7 @@ def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = ""
     storage = Path(options.storage or out / "ray").resolve()
     work_root = (out / "work").resolve()
     common = {"work_root": str(work_root), "dataset": options.dataset, "data_dir": options.data_dir,
+              "cache_dir": options.cache_dir, "nb201_table": options.nb201_table,
               "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial}
     trials = experiment.trial_configs()
     common["trials"] = len(trials)
@@ -107,6 +123,8 @@ def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = ""
     began = time.time()
     errors = _run_tune(experiment, options, common, storage)
     collect(out, experiment, work_root, errors)
+    if options.nb201_table:
+        write_benchmark(out, open_table(options.nb201_table))
     write_manifest(out, options, experiment, preset or experiment.search_preset, wall_seconds=time.time() - began)
     return report(out)[0].read_text(encoding="utf-8")
 
@@ -127,6 +145,8 @@ def _progress_callback():
                 extra = ""
                 if stage == "search":
                     extra = f"  skips {result.get('search/skip_normal')}  gap {result.get('search/disc_gap', 0):.1f}"
+                    if "search/nb201_cifar10_test" in result:
+                        extra += f"  NB201 test {result['search/nb201_cifar10_test']:.2f}"
                 print(f"{name} {stage} epoch {epoch}: acc {acc:.2f}{extra}  "
                       f"{result.get(f'{stage}/seconds', 0):.1f}s", flush=True)
             elif stage == "done":

@@ -18,6 +18,7 @@ import torch
 
 from fairdarts_core.data import ImageSet
 from fairdarts_core.genotype import Genotype
+from fairdarts_core.nb201_table import NB201Table, lookup_columns
 from fairdarts_core.spaces import get_space, space_of
 from fairdarts_core.search import ParseSpec, SearchConfig, search
 from fairdarts_core.train import TrainConfig, train
@@ -85,11 +86,20 @@ SEARCH_PROGRESS = ("train_acc", "val_acc", "zero_one_loss", "skip_normal", "near
 TRAIN_PROGRESS = ("train_loss", "train_acc", "test_acc", "lr")
 
 
+def check_nb201_table(table: NB201Table | None, space: str) -> None:
+    """Ground truth applies to NB201 searches only: a table with another space is a one-line error."""
+    if table is not None and space != "nb201":
+        raise ValueError(f"--nb201-table looks up NB201 cells; this search is in the {space} space (--space nb201)")
+
+
 def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_dir: str | Path,
                device: torch.device | str = "cpu", resume: bool = False, on_epoch: OnEpoch | None = None,
-               figures: bool = True, parses: Sequence[ParseSpec] = (), on_step: OnStep | None = None) -> Genotype:
+               figures: bool = True, parses: Sequence[ParseSpec] = (), on_step: OnStep | None = None,
+               nb201_table: NB201Table | None = None) -> Genotype:
     """Search and write genotype.json, alphas.json, history.csv, checkpoint.pt and figures/ to out_dir.
-    Each extra parse setting's per-epoch genotype and indicators become history columns KEY@LABEL."""
+    Each extra parse setting's per-epoch genotype and indicators become history columns KEY@LABEL; with an
+    NB201 table, the table's values of each epoch's cell become columns nb201_<column> (ground truth)."""
+    check_nb201_table(nb201_table, config.space)
     out = prepare_out_dir(out_dir, resume)
     began = time.time()
     history, weights_history = [], []
@@ -97,6 +107,8 @@ def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_
         weights = record.pop("weights")
         for label, values in record.pop("parses", {}).items():
             record.update({f"{key}@{label}": value for key, value in values.items()})
+        if nb201_table is not None:
+            record.update(lookup_columns(nb201_table, record["genotype"]))
         weights_history.append(weights)
         history.append(record)
         write_csv(out / "history.csv", history)
@@ -114,8 +126,9 @@ def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_
     })
     write_json(out / "search.json", {"variant": variant.name, "description": variant.describe(),
                                      "options": variant.options(), "config": asdict(config),
-                                     "dataset": train_set.name, "device": str(device),
-                                     "wall_seconds": time.time() - began})
+                                     "dataset": train_set.name, "normalization": data_record(train_set),
+                                     "device": str(device), "wall_seconds": time.time() - began,
+                                     **({"nb201_table": nb201_table.path} if nb201_table is not None else {})})
     if figures:
         draw_search_figures(out)
     return genotype
@@ -143,12 +156,27 @@ def draw_search_figures(out: Path) -> list[Path]:
     paths.append(plots.plot_weight_heatmaps(final, prims, fig / "weights_final.png", alphas["activation"],
                                             edges=space.edges))
     paths.append(plots.plot_skip_counts(history, fig / "skip_counts.png", one_cell=len(kinds) == 1))
+    truth = [c for c in GROUND_TRUTH if c in history and history[c].notna().any()]
+    if truth:
+        long = history.melt(id_vars=["epoch"], value_vars=truth, var_name="label", value_name="accuracy")
+        long["label"] = long["label"].map(GROUND_TRUTH)
+        paths.append(plots.plot_seed_curves(long, "accuracy", fig / "ground_truth.png", "NAS-Bench-201 accuracy (%)",
+                                            title="benchmark accuracy of the cell parsed at each epoch"))
     paths.append(plots.plot_weight_histogram(final, fig / "weights_histogram.png", alphas["activation"]))
     try:
         paths.append(plots.plot_cells(genotype, fig / "genotype.png", title=f"{alphas['variant']} genotype"))
     except ValueError:
         pass  # an empty cell (threshold parse kept nothing) has nothing to draw
     return paths
+
+
+# The ground-truth columns a search's figure draws (NB201 CIFAR-10 test and valid accuracy).
+GROUND_TRUTH = {"nb201_cifar10_test": "CIFAR-10 test", "nb201_cifar10_valid": "CIFAR-10 valid"}
+
+
+def data_record(data: ImageSet) -> dict[str, Any]:
+    """What a run records of its data: the set, its size and the normalization it used (train-split stats)."""
+    return {"dataset": data.name, "images": len(data), "mean": list(data.mean), "std": list(data.std)}
 
 
 def run_train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, config: TrainConfig,
@@ -167,7 +195,8 @@ def run_train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, confi
             on_epoch(record)
     last = history[-1] if history else {}
     result = {
-        "genotype": genotype.to_dict(), "dataset": train_set.name, "config": asdict(config),
+        "genotype": genotype.to_dict(), "dataset": train_set.name, "normalization": data_record(train_set),
+        "config": asdict(config),
         "device": str(device), **profile, "test_acc": last.get("test_acc"), "train_acc": last.get("train_acc"),
         "epochs": config.epochs, "wall_seconds": time.time() - began,
     }

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from fairdarts_core.nb201_table import NB201Table, lookup_columns, open_table, param_free_chance
+
 from .pipeline import write_json
 from .spec import Experiment, row_name, safe_name, trial_key
 
@@ -159,6 +161,7 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str,
         "command": options.command,
         "preset": preset,
         "dataset": options.dataset,
+        **({"nb201_table": options.nb201_table} if getattr(options, "nb201_table", None) else {}),
         "seeds": list(experiment.seeds),
         "settings": [s.label for s in experiment.settings],
         "git_sha": git_sha(),
@@ -172,18 +175,25 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str,
     })
 
 
-def caption(manifest: dict[str, Any], trials: pd.DataFrame) -> str:
+def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame | None = None) -> str:
     ok = trials[trials["status"] == "ok"] if "status" in trials else trials
     parts = [f"{manifest['title']}, preset `{manifest['preset']}`"]
     if manifest.get("protocol"):
         parts.append(manifest["protocol"])
-    if "dataset" in ok and len(ok) and pd.notna(ok["dataset"].iloc[0]):
+    trained = "test_acc" in ok and ok["test_acc"].notna().any()
+    if trained and "dataset" in ok and pd.notna(ok["dataset"].iloc[0]):
         parts.append(f"accuracy on {ok['dataset'].iloc[0]}")
+    elif not trained and manifest.get("dataset"):
+        parts.append(f"searched on the `{manifest['dataset']}` data")
     if "train_channels" in ok and len(ok) and pd.notna(ok["train_channels"].iloc[0]):
         parts.append(f"trained network C={int(ok['train_channels'].iloc[0])}, {int(ok['train_layers'].iloc[0])} "
                      f"cells, {int(ok['train_epochs'].iloc[0])} epochs")
     spaces = set(ok["space"].dropna()) if "space" in ok else set()
-    if spaces <= {"darts", ""}:
+    if table is not None and not any(c.startswith(("FLOPs", "Params")) for c in table.columns):
+        pass  # the table shows neither
+    elif spaces == {"nb201"}:
+        parts.append("Params of the NAS-Bench-201 network (C=16, N=5)")
+    elif spaces <= {"darts", ""}:
         parts.append("FLOPs (thop multiply-adds, BN removed) and Params of the paper-scale network (C=36, 20 cells, "
                      "one 3x32x32 image)")
     else:
@@ -208,8 +218,54 @@ def load_trials(out: Path) -> pd.DataFrame:
     return trials
 
 
-def report(out: str | Path) -> list[Path]:
-    """Redraw table.csv, table.md, figures/ and README.md of an experiment folder from its files alone."""
+BENCHMARK_FILE = "benchmark.json"
+
+
+def write_benchmark(out: Path, table: NB201Table) -> None:
+    """benchmark.json: the NB201 table a folder's ground truth came from (file, sha256) and what the
+    reports need of the whole space: per column the mean over all cells (a uniformly random cell's
+    expectation), its std and the best, and the chance rate of a skip-dominated cell."""
+    summary = table.summary()
+    summary["param_free_chance"] = {f">={k} of 6": param_free_chance(k) for k in range(1, 7)}
+    write_json(out / BENCHMARK_FILE, summary)
+
+
+def read_benchmark(out: Path) -> dict[str, Any] | None:
+    path = out / BENCHMARK_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def add_ground_truth(out: Path, table: NB201Table) -> int:
+    """Add the table's values (columns nb201_<column>) of every NB201 cell in trials.csv and of every
+    search epoch's NB201 cell in epochs.csv, and write benchmark.json; returns the rows looked up. No
+    search is rerun: the cells are those the files hold."""
+    trials = pd.read_csv(out / "trials.csv")
+    looked = _with_ground_truth(trials, table)
+    trials.to_csv(out / "trials.csv", index=False)
+    epochs = _read_csv(out / "epochs.csv")
+    if not epochs.empty:
+        _with_ground_truth(epochs, table)
+        epochs.to_csv(out / "epochs.csv", index=False)
+    write_benchmark(out, table)
+    return looked
+
+
+def _with_ground_truth(frame: pd.DataFrame, table: NB201Table) -> int:
+    """In place: nb201_<column> of each row whose `genotype` is an NB201 cell (others NaN)."""
+    if "genotype" not in frame:
+        return 0
+    found: dict[int, dict[str, float]] = {}
+    for i, text in frame["genotype"].items():
+        if isinstance(text, str) and '"nb201"' in text:
+            found[i] = dict(lookup_columns(table, text))
+    for column in dict.fromkeys(k for values in found.values() for k in values):
+        frame[column] = pd.Series({i: values.get(column) for i, values in found.items()}, dtype=float)
+    return len(found)
+
+
+def report(out: str | Path, nb201_table: str | Path | None = None) -> list[Path]:
+    """Redraw table.csv, table.md, figures/ and README.md of an experiment folder from its files alone
+    (with an NB201 table: first add its values of the folder's NB201 cells to those files)."""
     from .experiments import EXPERIMENTS, generic, get_experiment
 
     out = Path(out)
@@ -217,16 +273,20 @@ def report(out: str | Path) -> list[Path]:
         raise FileNotFoundError(f"{out} is not an experiment results folder (no manifest.json)")
     manifest = json.loads((out / "manifest.json").read_text())
     module = get_experiment(manifest["experiment"]) if manifest["experiment"] in EXPERIMENTS else generic
+    load_trials(out)  # a folder of another version is refused before anything is written
+    if nb201_table is not None:
+        add_ground_truth(out, open_table(nb201_table))
     trials = load_trials(out)
     epochs = _read_csv(out / "epochs.csv")
-    table = module.table(trials)
+    benchmark = read_benchmark(out)
+    table = module.table(trials, benchmark)
     table.to_csv(out / "table.csv", index=False)
-    text = f"**{caption(manifest, trials)}**\n\n{markdown(table)}\n"
+    text = f"**{caption(manifest, trials, table)}**\n\n{markdown(table)}\n"
     notes = getattr(module, "TABLE_NOTES", "")
     if notes:
         text += f"\n{notes}\n"
     (out / "table.md").write_text(text, encoding="utf-8")
-    figures = module.figures(out, trials, epochs) if (trials["status"] == "ok").any() else []
+    figures = module.figures(out, trials, epochs, benchmark) if (trials["status"] == "ok").any() else []
     cells = genotype_figures(out)
     readme = write_readme(out, manifest, text, figures, cells)
     return [out / "table.md", out / "table.csv", *figures, *cells, readme]

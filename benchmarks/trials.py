@@ -21,6 +21,7 @@ import torch
 
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, GenotypeError, load_genotype
 from fairdarts_core.data import load_dataset
+from fairdarts_core.nb201_table import NB201Table, lookup_columns, open_table
 from fairdarts_core.search import search_config
 from fairdarts_core.spaces import get_space, space_of
 from fairdarts_core.train import train_config
@@ -59,9 +60,11 @@ def genotype_key(genotype: Genotype) -> str:
 
 
 def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: Path, train_set,
-              device, report: Report) -> tuple[dict[str, Genotype | Exception], dict[str, Any], float]:
+              device, report: Report, table: NB201Table | None = None
+              ) -> tuple[dict[str, Genotype | Exception], dict[str, Any], float]:
     """Search (or sample, or take the given genotype); ({parse label: genotype or the error that parse
-    raised}, search summary columns, seconds)."""
+    raised}, search summary columns, seconds). An NB201 search with a table records its ground truth per
+    epoch."""
     from variants import make_method
 
     began = time.time()
@@ -76,7 +79,8 @@ def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: 
     if not (out / "alphas.json").is_file():  # a finished search is never run again
         cfg = search_config(config["search_preset"], method, {**setting["search"], "seed": seed})
         run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
-                   on_epoch=lambda r: report(_metrics("search", r)))
+                   on_epoch=lambda r: report(_metrics("search", r)),
+                   nb201_table=table if cfg.space == "nb201" else None)
     last = _last_row(out / "history.csv")
     summary = {f"search_{key}": float(last[key]) for key in SEARCH_SUMMARY if key in last}
     summary["search_seconds"] = float(json.loads((out / "search.json").read_text())["wall_seconds"])
@@ -104,8 +108,10 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
         return json.loads(done.read_text())
     began = time.time()
     setting, seed = config["setting"], config["seed"]
-    train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"))
-    genotypes, summary, search_seconds = _searched(setting, config, seed, work, train_set, device, report)
+    train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"),
+                                       cache_dir=config.get("cache_dir"))
+    table = open_table(config["nb201_table"]) if config.get("nb201_table") else None
+    genotypes, summary, search_seconds = _searched(setting, config, seed, work, train_set, device, report, table)
     weights = summary.pop("final_weights", None)
     rows, trained = [], {}
     for parse_label, genotype in genotypes.items():
@@ -122,6 +128,8 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
         row.update(genotype=genotype.to_json(), space=row["space"] or space.name,
                    skips_normal=genotype.skip_count(space.cell_kinds[0]),
                    skips_reduce=genotype.skip_count(space.cell_kinds[-1]))
+        if table is not None and genotype.family == "nb201":
+            row.update(lookup_columns(table, genotype))
         try:
             row.update(space.profile(genotype, num_classes=train_set.num_classes))
             if setting["train"]:

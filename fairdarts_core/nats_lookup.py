@@ -14,7 +14,9 @@ CIFAR-10 valid accuracy from cifar10-valid and the CIFAR-10 test accuracy from c
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -61,20 +63,14 @@ def lookup(arch: str | Genotype, path: str | os.PathLike, datasets: Iterable[str
     unknown = [d for d in datasets if d not in SPLITS]
     if unknown:
         raise ValueError(f"unknown NATS-Bench dataset {unknown[0]!r}; valid: {', '.join(DATASETS)}")
-    try:
-        import nats_bench
-    except ImportError:
+    if importlib.util.find_spec("nats_bench") is None:
         raise ValueError("looking up NATS-Bench results needs the nats_bench package: pip install nats_bench "
-                         "(or the extra: pip install 'fairdarts-bench[nats]')") from None
+                         "(or the extra: pip install 'fairdarts-bench[nats]')")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no NATS-Bench topology file or directory at {path} (NATS-tss-v1_0-3ffb9.pickle.pbz2 "
                          f"or NATS-tss-v1_0-3ffb9-simple/)")
-    try:
-        api = nats_bench.create(str(path), "tss", fast_mode=path.is_dir(), verbose=False)
-    except Exception as err:  # the package raises ValueError, OSError, EOFError, pickle errors...
-        raise ValueError(f"cannot read {path} as a NATS-Bench topology benchmark: "
-                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+    api = _api(str(path.resolve()), path.stat().st_mtime_ns)
     index = api.query_index_by_arch(arch_str)
     if index < 0:
         raise ValueError(f"{arch_str} is not in the benchmark at {path}")
@@ -89,3 +85,15 @@ def lookup(arch: str | Genotype, path: str | os.PathLike, datasets: Iterable[str
                              if info.get(f"{key}-accuracy") is not None}
     return {"arch": arch_str, "index": int(index), "hp": str(hp), "accuracy": accuracy,
             "splits": {d: dict(SPLITS[d]) for d in datasets}}
+
+
+@lru_cache(maxsize=4)
+def _api(path: str, mtime_ns: int):
+    """The benchmark at `path`, opened once per process (and again only when the file changes)."""
+    import nats_bench
+
+    try:
+        return nats_bench.create(path, "tss", fast_mode=Path(path).is_dir(), verbose=False)
+    except Exception as err:  # the package raises ValueError, OSError, EOFError, pickle errors...
+        raise ValueError(f"cannot read {path} as a NATS-Bench topology benchmark: "
+                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None

@@ -133,7 +133,11 @@ OPS: dict[str, OpBuilder] = {
 def after_leading_relu(op: nn.Module) -> list[nn.Module] | None:
     """The modules of `op` after its leading ReLU, flattened (SepConv nests a DilConv); None if no ReLU leads.
 
-    Ops whose input passes through a ReLU first can share one ReLU of that input (fast paths)."""
+    Ops whose input passes through a ReLU first can share one ReLU of that input (fast paths). A
+    Sequential of one Sequential (the NB201 ReLUConvBN, which nests its layers in a child `op`) is
+    looked through."""
+    if isinstance(op, nn.Sequential) and len(op) == 1 and isinstance(op[0], nn.Sequential):
+        return after_leading_relu(op[0])
     if not isinstance(op, nn.Sequential) or len(op) < 2:
         return None
     head = op[0]

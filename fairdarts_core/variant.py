@@ -138,6 +138,14 @@ class Variant(Options):
         space.check_parse_method(self.resolved_parse(space))
         self.primitives(space)
 
+    def supports(self, space) -> bool:
+        """Whether this variant can search `space` (check_space without the error)."""
+        try:
+            self.check_space(space)
+        except ValueError:
+            return False
+        return True
+
     def primitives(self, space) -> tuple[str, ...]:
         """The op set searched: the space's, with 'none' added or removed by with_none."""
         return space.op_set(self.with_none)

@@ -42,3 +42,11 @@ def digits():
     from fairdarts_core.data import load_digits
 
     return load_digits()
+
+
+@pytest.fixture(scope="session")
+def nb201_table_file(tmp_path_factory):
+    """A synthetic NB201 results table of all 15,625 cells (tests/nb201_fixture.py), written once."""
+    from tests.nb201_fixture import write_table
+
+    return write_table(tmp_path_factory.mktemp("nb201") / "nb201_synthetic.csv")

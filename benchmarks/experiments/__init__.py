@@ -1,12 +1,13 @@
 """The studies by name. A study is one module with NAME, TITLE, build(preset, seeds=None, **kw) ->
-Experiment, table(trials) -> DataFrame and figures(out, trials, epochs) -> [paths]; a new study is
-one module plus its line here. `benchmarks.driver` runs any of them."""
+Experiment, table(trials, benchmark=None) -> DataFrame and figures(out, trials, epochs, benchmark=None)
+-> [paths] (benchmark: the folder's NB201 table summary, benchmark.json, or None); a new study is one
+module plus its line here. `benchmarks.driver` runs any of them."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from . import ablation, collapse, comparison, stability, variants
+from . import ablation, ablation_nb201, collapse, comparison, nb201, stability, variants
 
 EXPERIMENTS: dict[str, ModuleType] = {
     "stability": stability,
@@ -14,6 +15,8 @@ EXPERIMENTS: dict[str, ModuleType] = {
     "comparison": comparison,
     "collapse": collapse,
     "variants": variants,
+    "nb201": nb201,
+    "ablation_nb201": ablation_nb201,
 }
 
 

@@ -47,7 +47,7 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
                                "its final weights; distinct genotypes trained once per seed")
 
 
-def table(trials: pd.DataFrame) -> pd.DataFrame:
+def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     default = trials[(trials["row"] == DEFAULT) & (trials["status"] == "ok")].set_index("seed")["test_acc"]
     rows = []
     for row, group, ok in groups(trials):
@@ -83,7 +83,7 @@ TABLE_NOTES = ("p vs default: the row's accuracy against the default row's (sigm
                "both rows.")
 
 
-def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
     from .. import plots
 
     ok = trials[trials["status"] == "ok"]

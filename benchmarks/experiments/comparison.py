@@ -41,7 +41,7 @@ def build(preset: str, seeds: int | None = None, stability_dir: str | None = Non
                       protocol="every genotype trained with the same seeds, batch, schedule, drop path and cutout")
 
 
-def table(trials: pd.DataFrame) -> pd.DataFrame:
+def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     rows = []
     for row, group, ok in groups(trials):
         first = ok.iloc[0] if len(ok) else group.iloc[0]
@@ -67,7 +67,7 @@ def _int(value) -> str:
         return "-"
 
 
-def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
     from .. import plots
 
     ok = trials[trials["status"] == "ok"]

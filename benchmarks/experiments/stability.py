@@ -24,7 +24,7 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
                                "training per seed")
 
 
-def table(trials: pd.DataFrame) -> pd.DataFrame:
+def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     ok = trials[trials["status"] == "ok"].sort_values("seed")
     rows = [{"Model": f"FairDARTS_seed{int(r.seed)}", "FLOPs": f"{r.flops_m:.0f}M", "Params": f"{r.params_m:.2f}M",
              "Params with aux": f"{r.params_with_aux_m:.2f}M", "Accuracy %": f"{r.test_acc:.2f}"}
@@ -41,7 +41,7 @@ def table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
     from .. import plots
 
     ok = trials[trials["status"] == "ok"].copy()

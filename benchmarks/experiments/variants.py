@@ -35,7 +35,7 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
                                "protocol and seeds" + (f" ({TRAIN_NOTE})" if TRAIN_NOTE else ""))
 
 
-def table(trials: pd.DataFrame) -> pd.DataFrame:
+def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     from variants import METHODS
 
     baseline = trials[(trials["row"] == BASELINE) & (trials["status"] == "ok")]["test_acc"]
@@ -62,7 +62,7 @@ TABLE_NOTES = (f"p vs {BASELINE}: Welch's t-test of the accuracies over seeds ag
                "DARTS. Search s: wall seconds of one search, one CPU per trial, trials two at a time.")
 
 
-def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Path]:
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
     from .. import plots
 
     ok = trials[trials["status"] == "ok"]

@@ -102,3 +102,53 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
         ax.set_title(title)
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_seed_curves(frame: pd.DataFrame, column: str, path: str | Path, ylabel: str,
+                     lines: dict[str, float] | None = None, title: str | None = None) -> Path:
+    """Per label, every seed's curve of `column` over epochs (thin) and their mean (thick, one colour per
+    label); `lines` draws named horizontal references (e.g. the optimum and a random cell's mean)."""
+    from matplotlib.ticker import MaxNLocator
+
+    require(frame, ["epoch", column])
+    frame = frame if "label" in frame else frame.assign(label="")
+    frame = frame if "seed" in frame else frame.assign(seed=0)
+    fig = figure((7.0, 4.5))
+    ax = fig.subplots()
+    for i, (label, group) in enumerate(frame.groupby("label", sort=False)):
+        colour, style = f"C{i % 10}", "-" if i < 10 else "--"  # 10 colours, then dashed
+        for _, seed in group.groupby("seed"):
+            ax.plot(seed["epoch"], seed[column], color=colour, ls=style, lw=0.7, alpha=0.45)
+        mean = group.groupby("epoch")[column].mean()
+        seeds = group["seed"].nunique()
+        name = f"{label} (mean of {seeds} seeds)" if seeds > 1 else label
+        ax.plot(mean.index, mean.values, color=colour, ls=style, lw=2.0, marker="o", ms=2.5, label=name or column)
+    for i, (name, value) in enumerate((lines or {}).items()):
+        ax.axhline(value, color="0.3", ls=(":", "-.", "--")[i % 3], lw=1.0, label=f"{name} ({value:.2f})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (0-based)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_op_counts(counts: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Stacked bars: per row label (the index), how many of its cells' edges hold each op (the columns)."""
+    fig = figure((max(5.0, 0.7 * len(counts) + 3.0), 4.2))
+    ax = fig.subplots()
+    bottom = np.zeros(len(counts))
+    positions = np.arange(len(counts))
+    for i, op in enumerate(counts.columns):
+        values = counts[op].to_numpy(dtype=float)
+        ax.bar(positions, values, bottom=bottom, label=op, color=f"C{i % 10}")
+        bottom += values
+    ax.set_xticks(positions, [str(v) for v in counts.index], rotation=30, ha="right")
+    ax.set_ylabel("edges of the final cells (all seeds)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return save(fig, path)

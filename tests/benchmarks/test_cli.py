@@ -19,6 +19,7 @@ from benchmarks.cli import main
 from fairdarts_core import PARSE_METHODS, PUBLISHED_GENOTYPES, Genotype, genotype_mask, parse_genotype, \
     profile_genotype
 from fairdarts_core.spaces.darts import EDGES, PRIMITIVES
+from tests.nb201_fixture import ALL_SKIP, synthetic_values, write_table
 
 FAIR_A_FLOPS_M = 373  # FairDARTS-a as published (M multiply-adds, C=36, 20 cells); thop here gives 371.6
 SEARCH_FIGURES = {"weights_normal.png", "weights_reduce.png", "weights_final.png", "skip_counts.png",
@@ -406,7 +407,37 @@ BAD_INPUTS = {
     "report-folder-without-manifest": (lambda t: ["report", t], ["manifest.json"]),
     "unknown-device": (lambda t: ["train", "--genotype", "FairDARTS_a", "--preset", "smoke", "--device", "tpu",
                                   "--out", t / "o"], ["tpu"]),
+    "nb201-table-missing": (lambda t: ["profile", ALL_SKIP, "--nb201-table", t / "none.csv"], ["no NB201 table"]),
+    "nb201-table-without-arch": (lambda t: ["profile", ALL_SKIP, "--nb201-table", _file(t, "t.csv", "index,x\n0,1\n")],
+                                 ["no 'arch' column"]),
+    "nb201-table-darts-genotype": (lambda t: ["profile", "FairDARTS_a", "--nb201-table", write_table(t / "t.csv", 3)],
+                                   ["NB201 cells", "darts genotype"]),
+    "nb201-table-cell-missing": (lambda t: ["profile", ALL_SKIP, "--nb201-table", write_table(t / "t.csv", 3)],
+                                 ["is not in the NB201 table"]),
+    "nb201-table-darts-search": (lambda t: ["search", "--variant", "darts_v1", "--preset", "smoke", "--nb201-table",
+                                            write_table(t / "t.csv", 3), "--out", t / "o"], ["--space nb201"]),
+    "folder-without-test": (lambda t: ["search", "--variant", "darts_v1", "--space", "nb201", "--preset", "smoke",
+                                       "--dataset", "folder", "--data-dir", image_folder(t / "imgs", test=False),
+                                       "--out", t / "o"], ["test is missing"]),
+    "folder-corrupt-jpeg": (lambda t: ["train", "--genotype", ALL_SKIP, "--preset", "smoke", "--dataset", "folder",
+                                       "--data-dir", image_folder(t / "imgs", corrupt=True), "--out", t / "o"],
+                            ["cannot read image", "bad.jpg"]),
 }
+
+
+def image_folder(root: Path, test: bool = True, corrupt: bool = False) -> Path:
+    """A tiny ImageFolder tree: 2 classes x 3 random 32x32 PNGs per split (optionally no test/, or one garbage
+    JPEG)."""
+    gen = np.random.default_rng(0)
+    for split in ("train", "test") if test else ("train",):
+        for name in ("ant", "bee"):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(gen.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    if corrupt:
+        (root / "train" / "bee" / "bad.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return root
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
@@ -439,3 +470,47 @@ def test_search_help_for_one_variant_lists_only_its_options(capsys):
         main(["search", "--help"])
     everything = capsys.readouterr().out
     assert "--partial-k" in everything and "--zero-one-weight" in everything
+
+
+# ----- NAS-Bench-201 ground truth and image folders ---------------------------------------------------
+def test_profile_with_an_nb201_table_prints_every_column(capsys, nb201_table_file):
+    code, out, _ = run_cli(capsys, "profile", ALL_SKIP, "--nb201-table", nb201_table_file, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data["nb201"]) == {"index", "params_m", "cifar10_test", "cifar10_valid", "cifar10_valid_test"}
+    index = int(data["nb201"]["index"])
+    assert data["nb201"] == pytest.approx({"index": index, **synthetic_values(("skip_connect",) * 6, index)})
+    assert data["flops_m"] > 0 and data["nb201_table"] == str(nb201_table_file.resolve())
+    code, out, _ = run_cli(capsys, "profile", ALL_SKIP, "--space", "nb201", "--nb201-table", nb201_table_file)
+    assert code == 0 and f"cifar10_test {data['nb201']['cifar10_test']:g}" in out
+
+
+def test_nb201_search_records_ground_truth_per_epoch(capsys, tmp_path, nb201_table_file):
+    from fairdarts_core.nb201_table import open_table
+
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "search", "--variant", "darts_v1", "--space", "nb201", "--preset", "smoke",
+                              "--epochs", "2", "--train-limit", "32", "--nb201-table", nb201_table_file, "--out", out)
+    assert code == 0 and "nb201_cifar10_test" in stdout
+    table = open_table(nb201_table_file)
+    with (out / "history.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2
+    for row in rows:  # each epoch's parsed cell, looked up
+        truth = table.lookup(row["genotype"])
+        assert float(row["nb201_cifar10_test"]) == pytest.approx(truth["cifar10_test"])
+        assert float(row["nb201_cifar10_valid"]) == pytest.approx(truth["cifar10_valid"])
+    assert (out / "figures" / "ground_truth.png").is_file()
+    assert json.loads((out / "search.json").read_text())["nb201_table"] == str(nb201_table_file.resolve())
+
+
+def test_search_on_an_image_folder_records_its_normalization(capsys, tmp_path):
+    root = image_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "search", "--variant", "darts_v1", "--space", "nb201", "--preset", "smoke",
+                              "--epochs", "1", "--batch-size", "2", "--dataset", "folder", "--data-dir", root,
+                              "--cache-dir", tmp_path / "cache", "--out", out)
+    assert code == 0, stdout
+    record = json.loads((out / "search.json").read_text())
+    assert record["dataset"] == "folder-train" and record["normalization"]["images"] == 6
+    assert len(record["normalization"]["mean"]) == 3 and len(list((tmp_path / "cache").iterdir())) == 1

@@ -61,3 +61,12 @@ def test_every_figure_is_a_bench_command_the_cli_accepts():
     for label, args in cpu_perf.FIGURES:
         parsed = parser.parse_args(["bench", *args, "--json"])
         assert parsed.what == label.split()[0], label
+
+
+def test_the_nb201_search_step_is_a_figure_at_the_benchmark_size():
+    from benchmarks.cli import build_parser
+
+    args = dict(cpu_perf.FIGURES)["search darts_v1 @ nb201"]
+    parsed = build_parser(only="bench").parse_args(["bench", *args, "--json"])
+    assert (parsed.space, parsed.variant, parsed.init_channels, parsed.layers) == ("nb201", "darts_v1", 16, 5)
+    assert parsed.batch_size == 32 and not parsed.reference

@@ -229,6 +229,102 @@ def test_search_network_equals_the_official_one(fast):
                                **tol)
 
 
+def _fast_and_plain(c: int, n: int, seed: int):
+    """The same filled float64 supernet on the fast path (channels_last, `build_supernet`'s layout) and on
+    the plain path (NCHW), with random alphas."""
+    models = []
+    for fast in (True, False):
+        model, variant = _supernet(c, n, fast=fast)
+        model = model.double()
+        _fill(model, seed)
+        with torch.no_grad():
+            model.arch["alphas_cell"].copy_(torch.randn(6, 5, generator=torch.Generator().manual_seed(seed),
+                                                        dtype=torch.float64))
+        models.append(model.to(memory_format=torch.channels_last) if fast else model)
+    return models, variant
+
+
+def test_the_fast_search_path_equals_the_plain_one_in_float64():
+    """The fast edge (`fast_edge`: shared ReLU, one weighted-sum node, the pool as a conv) against the plain
+    Python sum: logits, alpha gradient and every weight gradient, on channels_last 32x32 input (the pool's
+    conv form runs at 32x32 and 16x16, ATen's pool at 8x8). The conv biases' gradients are rounding noise
+    (BatchNorm without affine removes the bias), so they are compared on the scale of the others."""
+    (fast, plain), variant = _fast_and_plain(4, 2, 11)
+    x, y = _inputs(5)
+    x = F.interpolate(x, size=(32, 32))
+    results = []
+    for model, inp in ((fast, x.contiguous(memory_format=torch.channels_last)), (plain, x)):
+        logits = model.train()(inp, variant.weights(dict(model.arch), NB201))
+        loss = F.cross_entropy(logits, y)
+        results.append((logits, torch.autograd.grad(loss, list(model.parameters()))))
+    (logits_f, grads_f), (logits_p, grads_p) = results
+    torch.testing.assert_close(logits_f, logits_p, rtol=0, atol=1e-12)
+    scale = max(g.abs().max().item() for g in grads_p)
+    for (name, _), gf, gp in zip(plain.named_parameters(), grads_f, grads_p):
+        torch.testing.assert_close(gf, gp, rtol=1e-9, atol=1e-12 * scale, msg=name)
+
+
+def test_the_fast_search_path_has_the_plain_hessian():
+    """Hessian-vector products of the alphas (create_graph, as `hessian_eigenvalue`) through the fast edge."""
+    (fast, plain), variant = _fast_and_plain(4, 1, 12)
+    x, y = _inputs(6)
+    v = torch.randn(6, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    hvs = []
+    for model, inp in ((fast, x.contiguous(memory_format=torch.channels_last)), (plain, x)):
+        alpha = model.arch["alphas_cell"]
+        loss = F.cross_entropy(model.train()(inp, variant.weights(dict(model.arch), NB201)), y)
+        (g,) = torch.autograd.grad(loss, [alpha], create_graph=True)
+        hvs.append(torch.autograd.grad(g, [alpha], grad_outputs=v)[0])
+    torch.testing.assert_close(hvs[0], hvs[1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("side", [32, 16, 8, 5])
+def test_avg_pool_3x3_equals_the_pool_without_the_padding_count(side):
+    from fairdarts_core.spaces.nb201 import avg_pool_3x3
+
+    gen = torch.Generator().manual_seed(side)
+    x = torch.randn(2, 3, side, side, generator=gen, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    out = avg_pool_3x3(x)
+    ref = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-14)
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(out, x, g)[0], torch.autograd.grad(ref, x, g)[0],
+                               rtol=0, atol=1e-14)
+    if side == 16:  # the conv form at its smallest size, twice differentiable (the Hessian runs through it)
+        assert torch.autograd.gradgradcheck(avg_pool_3x3, (x[:1, :1].contiguous(
+            memory_format=torch.channels_last).detach().requires_grad_(),))
+
+
+def test_the_weighted_sum_node_has_the_gradients_of_the_products():
+    from fairdarts_core.spaces.nb201 import _WeightedSum
+
+    gen = torch.Generator().manual_seed(0)
+    row = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
+    parts = [torch.randn(2, 3, 4, 4, generator=gen, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last).requires_grad_() for _ in range(3)]
+    parts[2] = parts[2].detach().contiguous().requires_grad_()  # a layout other than the gradient's
+    cols = (1, 2, 4)
+
+    def weighted(r, *ps):
+        return _WeightedSum.apply(r, cols, *ps)
+
+    plain = sum(row[c] * p for c, p in zip(cols, parts))
+    torch.testing.assert_close(weighted(row, *parts), plain, rtol=0, atol=1e-14)
+    assert torch.autograd.gradcheck(weighted, (row, *parts))
+    assert torch.autograd.gradgradcheck(weighted, (row, *parts))
+
+
+def test_the_nb201_convs_share_one_relu_on_the_fast_path():
+    from fairdarts_core.ops import after_leading_relu
+    from fairdarts_core.spaces.nb201 import search_op
+
+    tail = after_leading_relu(search_op("nor_conv_3x3", 4, 1))
+    assert [type(m) for m in tail] == [nn.Conv2d, nn.BatchNorm2d]
+    model, _ = _supernet(4, 1)
+    assert all(edge.shares_relu for cell in model.cells if isinstance(cell, SearchCell) for edge in cell.edges)
+
+
 def test_the_variants_mixed_op_factory_builds_every_edge():
     from fairdarts_core.mixed_op import MixedOp
 

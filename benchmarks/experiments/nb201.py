@@ -1,0 +1,164 @@
+"""The NAS-Bench-201 table of every variant: each search variant that supports the NB201 space, over
+seeds, its final cell looked up in the benchmark's results table (no training: the benchmark holds
+the 200-epoch CIFAR-10 accuracy of every cell). Per method: CIFAR-10 valid and test accuracy, params,
+the cell's percentile among all 15,625 cells, search seconds, and the published NB201 numbers beside
+ours; the rows "random cell" (the expectation over the whole space) and "optimum" come from the table.
+The protocol follows NB201's Table 5 (search on CIFAR-10, look up the cell) at a CPU size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..spec import Experiment, Setting
+from .stats import count, groups, mean_std
+
+NAME = "nb201"
+TITLE = "NAS-Bench-201: every variant's searched cell with the benchmark's ground truth"
+NEEDS_NB201_TABLE = True  # the table's values are the study's result
+SEEDS = {"paper": 3, "quick": 3, "smoke": 1}  # NB201's own protocol: 3 runs per method
+SMOKE_VARIANTS = ("darts_v1", "fair_darts")
+VALID, TEST = "nb201_cifar10_valid", "nb201_cifar10_test"
+# The quick preset's search, fixed before the study ran (sized from the measured cost of one search, not
+# from outcomes): the first 4,000 training images (2,000 train the weights, 2,000 the architecture), 15 epochs
+# of batch 64 (465 steps), C=8 with 1 cell per stage; the arch lr is each variant's published one x30 (quick
+# preset). One darts_v1 search of 10 epochs took 135 s on one core: 15 epochs ~200 s, second order ~4x;
+# 7 variants x 3 seeds ~6,000 core-seconds, ~50 minutes on 2 cores.
+QUICK_SEARCH = {"space": "nb201", "epochs": 15, "train_limit": 4000, "batch_size": 64, "init_channels": 8,
+                "layers": 1, "gap_images": 256}
+# The paper preset: NB201's search protocol (the space's paper sizes: 50 epochs, C=16, N=5, batch 64,
+# 25k + 25k images of the CIFAR-10 training set, the variant's published learning rates).
+SEARCH = {"paper": {"space": "nb201"}, "quick": QUICK_SEARCH, "smoke": {"space": "nb201"}}
+# Published NB201 CIFAR-10 results (valid / test %, mean +- std over 3 runs), each with its source.
+NB201_PAPER = "NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5"
+PUBLISHED = {
+    "darts_v1": ("39.77 +- 0.00", "54.30 +- 0.00", NB201_PAPER),
+    "darts_v2": ("39.77 +- 0.00", "54.30 +- 0.00", NB201_PAPER),
+    "darts_minus": ("-", "93.80 +- 0.40", "DARTS- paper (Chu et al., ICLR 2021)"),
+    "pc_darts": ("-", "93.41 +- 0.30", "PC-DARTS as rerun in DrNAS (Chen et al., ICLR 2021)"),
+}
+OPTIMUM_PUBLISHED = ("91.61", "94.37", NB201_PAPER)
+
+
+def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+    from fairdarts_core.spaces import get_space
+    from variants import VARIANTS, make_variant
+
+    space = get_space("nb201")
+    names = [n for n in VARIANTS if make_variant(n).supports(space) and (preset != "smoke" or n in SMOKE_VARIANTS)]
+    settings = tuple(Setting(name, name, search=dict(SEARCH[preset]), train=False) for name in names)
+    protocol = "NAS-Bench-201 space, every variant that supports it, each final cell (argmax per edge) looked up " \
+               "in the NB201 table (no training)"
+    if preset == "quick":
+        c = QUICK_SEARCH
+        protocol += (f"; searches: {c['epochs']} epochs, {c['train_limit']} training images "
+                     f"({c['train_limit'] // 2} weights + {c['train_limit'] // 2} architecture), batch "
+                     f"{c['batch_size']}, C={c['init_channels']}, {c['layers']} cell per stage; each variant's "
+                     f"published learning rates (arch lr x30)")
+    return Experiment(NAME, TITLE, settings, tuple(range(seeds or SEEDS[preset])), search_preset=preset,
+                      train_preset=preset, protocol=protocol)
+
+
+def ground_truth_row(ok: pd.DataFrame) -> dict[str, str]:
+    """The looked-up columns of one method's finished seeds, as table cells."""
+    return {
+        "Valid % (ours)": mean_std(ok.get(VALID, pd.Series(dtype=float))),
+        "Test % (ours)": mean_std(ok.get(TEST, pd.Series(dtype=float))),
+        "Params (M)": mean_std(ok.get("nb201_params_m", ok.get("params_m", pd.Series(dtype=float))), 3),
+        "Percentile": mean_std(ok.get("nb201_percentile", pd.Series(dtype=float)), 1),
+        "Param-free edges": mean_std(param_free_edges(ok), 1),
+    }
+
+
+def param_free_edges(ok: pd.DataFrame) -> pd.Series:
+    """How many of each finished row's 6 NB201 edges hold an op without parameters (none, skip, pooling)."""
+    from fairdarts_core import Genotype
+    from fairdarts_core.search import param_free_fraction
+
+    genotypes = ok.get("genotype", pd.Series(dtype=str)).dropna()
+    return pd.Series([6 * param_free_fraction(Genotype.from_json(g)) for g in genotypes], dtype=float)
+
+
+def reference_rows(benchmark: dict | None, columns: list[str]) -> list[dict[str, str]]:
+    """'random cell' (mean +- std over all cells) and 'optimum' (the best of each column), from the table;
+    their names go in the first of `columns`."""
+    if not benchmark:
+        return []
+    stats = benchmark["columns"]
+    valid, test = stats.get("cifar10_valid"), stats.get("cifar10_test")
+    cells = benchmark.get("cells", "all")
+
+    def cell(s, key):
+        return "-" if s is None else (f"{s['mean']:.2f} +- {s['std']:.2f}" if key == "mean" else f"{s['max']:.2f}")
+
+    first = columns[0]
+    random_row = {first: f"random cell (expectation over the {cells} cells)", "Valid % (ours)": cell(valid, "mean"),
+                  "Test % (ours)": cell(test, "mean"), "Percentile": "-"}
+    optimum = {first: "optimum (best cell of each column)", "Valid % (ours)": cell(valid, "max"),
+               "Test % (ours)": cell(test, "max"), "Percentile": "100.0",
+               "Published valid": OPTIMUM_PUBLISHED[0], "Published test": OPTIMUM_PUBLISHED[1],
+               "Source": OPTIMUM_PUBLISHED[2]}
+    return [{c: row.get(c, "-") for c in columns} for row in (random_row, optimum)]
+
+
+def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
+    rows = []
+    for row, group, ok in groups(trials):
+        published = PUBLISHED.get(row, ("-", "-", "none published"))
+        rows.append({"Method": row, **ground_truth_row(ok),
+                     "Search s": mean_std(ok.get("search_seconds", pd.Series(dtype=float)), 0),
+                     "Published valid": published[0], "Published test": published[1], "Source": published[2],
+                     "n": count(group, ok)})
+    frame = pd.DataFrame(rows)
+    extra = reference_rows(benchmark, list(frame.columns)) if len(frame) else []
+    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True) if extra else frame
+
+
+TABLE_NOTES = ("Valid / Test: the NAS-Bench-201 table's CIFAR-10 accuracy of each seed's final cell (valid: "
+               "trained on 25k training images, evaluated on the other 25k; test: trained on all 50k, evaluated on "
+               "the 10k test images; 200 epochs, mean over the benchmark's seeds), mean +- std over our search seeds. "
+               "Percentile: the share of the 15,625 cells whose test accuracy is at most the cell's. Param-free "
+               "edges: of the cell's 6, those holding none, skip_connect or avg_pool_3x3 (a uniformly random cell "
+               "has 3.6 on average). Published: the method's NB201 CIFAR-10 numbers in the source named, searched "
+               "at full scale; ours are CPU-scale searches (see the protocol).")
+
+
+def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
+    return ground_truth_figures(out, trials, epochs, benchmark, lambda label: label)
+
+
+def ground_truth_figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None,
+                         name) -> list[Path]:
+    """Ground-truth test accuracy per epoch (each seed and the mean, per row) against the optimum and a random
+    cell's expectation; the ops of the final cells per row. `name(label)` is the row's name in the figures."""
+    from fairdarts_core import Genotype
+
+    from .. import plots
+
+    paths = []
+    search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
+    if not search.empty and TEST in search and search[TEST].notna().any():
+        part = search.dropna(subset=[TEST]).copy()
+        part["label"] = part["label"].map(name)
+        lines = {}
+        if benchmark and "cifar10_test" in benchmark["columns"]:
+            stats = benchmark["columns"]["cifar10_test"]
+            lines = {"optimum": stats["max"], "random cell (mean)": stats["mean"]}
+        paths.append(plots.plot_seed_curves(part, TEST, out / "figures" / "ground_truth_test.png",
+                                            "NB201 CIFAR-10 test accuracy (%)", lines,
+                                            title="benchmark accuracy of the cell parsed at each epoch"))
+    ok = trials[(trials["status"] == "ok") & trials["genotype"].astype(str).str.contains('"nb201"')] \
+        if "genotype" in trials else pd.DataFrame()
+    if not ok.empty:
+        counts: dict[str, dict[str, int]] = {}
+        for _, row in ok.iterrows():
+            ops = counts.setdefault(name(row["row"]), {})
+            for op, _, _ in Genotype.from_json(row["genotype"]).cell("cell")[0]:
+                ops[op] = ops.get(op, 0) + 1
+        frame = pd.DataFrame(counts).T.fillna(0)
+        order = [op for op in ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3") if op in frame]
+        paths.append(plots.plot_op_counts(frame[order], out / "figures" / "final_ops.png",
+                                          "ops of the final cells"))
+    return paths
