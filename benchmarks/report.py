@@ -382,9 +382,13 @@ def genotype_figures(out: Path) -> list[Path]:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """A pipe table without the tabulate dependency."""
-    cols = list(table.columns)
+    """A pipe table without the tabulate dependency; a `|` inside a cell or header is escaped, so that a
+    label such as "setting | parse" stays one cell."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    cols = [cell(c) for c in table.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines)

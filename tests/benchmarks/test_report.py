@@ -34,3 +34,14 @@ def test_time_use_line_says_what_was_measured():
     assert line == ("wall 100 s; trials 160 s, 12% of it outside the search and training loops; "
                     "2 trial slots 80% busy")
     assert time_use_line(5.0, {}) == "wall 5 s"
+
+
+def test_markdown_escapes_a_pipe_in_a_label():
+    """A row label like "setting | parse" stays one cell: every line has as many cells as the header."""
+    from benchmarks.report import markdown
+
+    text = markdown(pd.DataFrame([{"Setting": "sigmoid, L2, w=10 | sparse 0.85", "Accuracy %": "91.2", "n": 2}]))
+    header, rule, row = text.splitlines()
+    assert row == "| sigmoid, L2, w=10 \\| sparse 0.85 | 91.2 | 2 |"
+    unescaped = [line.replace("\\|", "") for line in (header, rule, row)]
+    assert len({line.count("|") for line in unescaped}) == 1
