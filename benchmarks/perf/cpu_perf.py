@@ -91,19 +91,35 @@ def table(rows: list[dict]) -> str:
 LABELS = [label for label, _ in FIGURES]
 
 
+def _previous(path: Path) -> dict:
+    """An earlier summary in the folder (its figures are kept by a run of some of them), or {}."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def run(out: Path, pairs: int = 3, only: list[str] | None = None) -> dict:
     """Measure the figures (all, or those labelled in `only`), write OUTDIR's two files, print the table;
-    returns the summary. An unknown label is a ValueError naming the valid ones."""
+    returns the summary. With `only`, an existing summary keeps its other figures (the measured ones
+    replace theirs, in FIGURES order) and the runs are appended to cpu.jsonl. An unknown label is a
+    ValueError naming the valid ones."""
     unknown = [label for label in only or [] if label not in LABELS]
     if unknown:
         raise ValueError(f"unknown figure {unknown[0]!r}; valid: {', '.join(LABELS)}")
     out.mkdir(parents=True, exist_ok=True)
+    previous = _previous(out / "cpu_summary.json") if only else {}
     began = time.time()
-    with (out / "cpu.jsonl").open("w", encoding="utf-8") as log:
+    with (out / "cpu.jsonl").open("a" if only else "w", encoding="utf-8") as log:
         rows = measure(pairs, set(only) if only else None, log)
     seconds = genotypes_seconds()
+    kept = {r["label"]: r for r in previous.get("figures", [])}
+    kept.update({r["label"]: r for r in rows})
+    rows = [kept[label] for label in LABELS if label in kept]
     summary = {"figures": rows, "genotypes_seconds": {"median": statistics.median(seconds), "runs": seconds},
                "seconds": round(time.time() - began, 1)}
+    if previous.get("seconds") is not None:
+        summary["seconds"] = round(previous["seconds"] + summary["seconds"], 1)
     (out / "cpu_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table(rows))
     print(f"darts-bench genotypes: {statistics.median(seconds):.2f} s (median of {len(seconds)}, process start "

@@ -70,3 +70,18 @@ def test_the_nb201_search_step_is_a_figure_at_the_benchmark_size():
     parsed = build_parser(only="bench").parse_args(["bench", *args, "--json"])
     assert (parsed.space, parsed.variant, parsed.init_channels, parsed.layers) == ("nb201", "darts_v1", 16, 5)
     assert parsed.batch_size == 32 and not parsed.reference
+
+
+def test_perf_of_some_figures_keeps_the_others_of_an_earlier_summary(fake_bench, tmp_path):
+    row = {"command": "x", "pairs": 3, "fast_ms": 1.0, "reference_ms": 2.0, "speedup_median": 2.0, "speedup_min": 2.0,
+           "speedup_max": 2.0, "fast_peak_mb": 1.0, "reference_peak_mb": 1.0}
+    earlier = {"figures": [{"label": "search fair_darts", **row}, {"label": "infer FairDARTS_a", **row}],
+               "genotypes_seconds": {"median": 0.4, "runs": [0.4]}, "seconds": 100.0}
+    (tmp_path / "cpu_summary.json").write_text(json.dumps(earlier))
+    (tmp_path / "cpu.jsonl").write_text('{"earlier": 1}\n')
+    assert main(["perf", str(tmp_path), "--pairs", "3", "--only", "infer FairDARTS_a"]) == 0
+    summary = json.loads((tmp_path / "cpu_summary.json").read_text())
+    assert [r["label"] for r in summary["figures"]] == ["search fair_darts", "infer FairDARTS_a"]
+    assert summary["figures"][0] == earlier["figures"][0] and summary["figures"][1]["fast_ms"] == 100.0
+    lines = (tmp_path / "cpu.jsonl").read_text().splitlines()
+    assert lines[0] == '{"earlier": 1}' and len(lines) == 1 + 6  # appended: 3 pairs of runs
