@@ -350,7 +350,8 @@ def _add_perf(sub) -> None:
                  epilog="figures: " + "; ".join(LABELS))
     p.add_argument("out", nargs="?", default="results/perf", help="output folder (default: results/perf)")
     p.add_argument("--pairs", type=_positive_int, default=3, help="interleaved fast / reference pairs per figure")
-    p.add_argument("--only", help="comma-separated figure labels (listed below) to measure (default: all)")
+    p.add_argument("--only", help="comma-separated figure labels (listed below) to measure (default: all); the other "
+                                  "figures of an existing OUT/cpu_summary.json are kept")
 
 
 _BUILDERS = {"genotypes": _add_genotypes, "profile": _add_profile, "parse": _add_parse, "train": _add_train,
