@@ -105,8 +105,9 @@ def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = ""
 
     from .report import collect, report, write_benchmark, write_manifest
 
-    if (out / "manifest.json").exists() and not options.resume:
-        raise ValueError(f"{out} already holds results; pass --resume to continue or choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not options.resume:  # finished, interrupted or still running
+        raise ValueError(f"{out} already holds files of a study; pass --resume to continue it or choose another "
+                         f"--out")
     experiment.check()  # unknown variants, options, spaces, parse methods: before anything runs
     out.mkdir(parents=True, exist_ok=True)
     storage = Path(options.storage or out / "ray").resolve()

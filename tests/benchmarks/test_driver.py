@@ -190,3 +190,14 @@ def test_report_of_a_folder_from_another_version_is_one_line(parse_axis, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no column 'row'" in err[0] and "Traceback" not in err[0]
     assert (out / "table.md").read_bytes() == table  # nothing rewritten
+
+
+def test_a_folder_of_a_study_still_running_is_refused(tmp_path, capsys):
+    """A study writes manifest.json only at its end: a second study into the folder of one that is still
+    running (work/ and ray/ only) must be refused too, not mix its trials in."""
+    out = tmp_path / "running"
+    (out / "work" / "x__seed0").mkdir(parents=True)
+    files = snapshot(out)
+    with pytest.raises(ValueError, match="already holds files of a study"):
+        run(PARSE_SPEC, out, _options())
+    assert snapshot(out) == files and not ray.is_initialized()
