@@ -18,7 +18,7 @@ EPILOG = """examples:
   darts-bench parse run/alphas.json --method threshold_sparse --threshold 0.85
   darts-bench search --variant fair_darts --preset quick --out runs/fair0
   darts-bench search --variant darts_v1 --space nb201 --preset quick --out runs/nb201
-  darts-bench profile '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|' \
+  darts-bench profile '|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|' \
       --nb201-table nb201_cifar10.csv                    the cell's NAS-Bench-201 accuracies
   darts-bench experiment nb201 --dataset folder --data-dir cifar10-jpeg --nb201-table nb201_cifar10.csv
   darts-bench train --genotype FairDARTS_a --preset quick --out runs/train_a

@@ -114,7 +114,8 @@ TABLE_NOTES = ("Param-free fraction: the share of the parsed cells' edges (all c
                "at least 2/3 (NB201: 4 of 6 edges); beside the count, the share of uniformly random cells of the "
                "space that are (each kept edge's op drawn uniformly from those the parse can keep: NB201 54%, the "
                "share of its 15,625 cells). NB201 test %: the NAS-Bench-201 table's CIFAR-10 test accuracy of the "
-               "final cells (shown once the folder's NB201 cells are looked up). Hessian eig: the dominant eigenvalue of the validation loss's "
+               "final cells (shown once the folder's NB201 cells are looked up). Hessian eig: the dominant "
+               "eigenvalue of the validation loss's "
                "Hessian w.r.t. the architecture parameters at the last epoch where it was computed.")
 
 
