@@ -145,6 +145,15 @@ def digits_train():
     return load_digits()[0]
 
 
+# Pinned numbers hold exactly only on a CPU with the recording's float path: oneDNN and ATen pick kernels by
+# instruction set, and on another CPU (an AVX-512 machine, measured) the first epoch's loss moved by 2e-5,
+# which the smoke preset's 100x arch lr grew to 6e-4 in the losses and 1.3e-2 in the final sigmoid weights,
+# and flipped a near-tie of the DARTS parse. Where the first loss shows the same float path, everything is
+# compared tightly; elsewhere within these bounds, which a change of what the search computes still breaks.
+SAME_FLOAT_PATH = 1e-6  # |first train loss - recorded| below this: the recording's CPU path
+CROSS_CPU_LOSS, CROSS_CPU_WEIGHTS = 2e-3, 5e-2
+
+
 @pytest.mark.parametrize("name", ["darts", "fair_darts", "noisy_darts"])
 def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_train):
     """Smoke preset, seed 0, one thread, against tests/fixtures/golden_search_smoke.json (its recorder
@@ -152,12 +161,15 @@ def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_tr
     variant = make_variant(name)
     records = list(search(variant, digits_train, search_config("smoke", variant, {"seed": 0})))
     golden = GOLDEN[name]
-    assert json.loads(records[-1]["genotype"]) == golden["genotype"]
+    same_path = abs(records[0]["train_loss"] - golden["train_loss"][0]) < SAME_FLOAT_PATH
+    if same_path:
+        assert json.loads(records[-1]["genotype"]) == golden["genotype"]
+    loss_tol, weight_tol = (1e-4, 1e-5) if same_path else (CROSS_CPU_LOSS, CROSS_CPU_WEIGHTS)
     for kind in ("normal", "reduce"):
         assert torch.allclose(torch.tensor(records[-1]["weights"][kind]), torch.tensor(golden["weights"][kind]),
-                              atol=1e-5)
-    assert [r["train_loss"] for r in records] == pytest.approx(golden["train_loss"], abs=1e-4)
-    assert [r["val_loss"] for r in records] == pytest.approx(golden["val_loss"], abs=1e-4)
+                              atol=weight_tol)
+    assert [r["train_loss"] for r in records] == pytest.approx(golden["train_loss"], abs=loss_tol)
+    assert [r["val_loss"] for r in records] == pytest.approx(golden["val_loss"], abs=loss_tol)
 
 
 def test_random_darts_reproduces_the_recorded_samples():
