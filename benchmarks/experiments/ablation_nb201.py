@@ -60,4 +60,4 @@ TABLE_NOTES = ("Valid / Test: the NAS-Bench-201 table's CIFAR-10 accuracy of eac
 
 
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
-    return ground_truth_figures(out, trials, epochs, benchmark, lambda label: label)
+    return ground_truth_figures(out, trials, epochs, benchmark)

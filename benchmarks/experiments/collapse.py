@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..spec import Experiment, Setting
+from .nb201 import TEST, plot_ground_truth
 from .stats import count, groups, mean_std
 
 NAME = "collapse"
@@ -20,7 +21,6 @@ TITLE = "Skip-connection collapse across variants and spaces"
 SEEDS = {"paper": 3, "quick": 2, "smoke": 1}  # quick: 2 seeds took 7,474 s on 2 cores; 3 would take ~3 h
 SPACES = {"paper": ("nb201", "s2", "s3"), "quick": ("nb201", "s2", "s3"), "smoke": ("s3",)}
 SMOKE_VARIANTS = ("darts_v1", "fair_darts")
-TEST = "nb201_cifar10_test"  # the NB201 table's CIFAR-10 test accuracy, where the folder has it
 DOMINATED = 2 / 3  # a cell is skip-dominated when at least this share of its kept edges is parameter-free
 # The search of the quick preset per space, fixed before the study ran, sized to fit ~2 hours on 2 cores
 # (costs measured on these sizes, not outcomes): more epochs and images than the generic quick preset,
@@ -138,14 +138,7 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
                                                     out / "figures" / f"hessian_{space}.png",
                                                     f"dominant Hessian eigenvalue ({space})"))
             if space == "nb201" and TEST in part and part[TEST].notna().any():
-                lines = {}
-                if benchmark and "cifar10_test" in benchmark["columns"]:
-                    stats = benchmark["columns"]["cifar10_test"]
-                    lines = {"optimum": stats["max"], "random cell (mean)": stats["mean"]}
-                paths.append(plots.plot_seed_curves(part.dropna(subset=[TEST]), TEST,
-                                                    out / "figures" / "ground_truth_nb201.png",
-                                                    "NB201 CIFAR-10 test accuracy (%)", lines,
-                                                    title="benchmark accuracy of the cell parsed at each epoch"))
+                paths.append(plot_ground_truth(part, out / "figures" / "ground_truth_nb201.png", benchmark))
     ok = trials[trials["status"] == "ok"]
     summary = ok.groupby("row", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
     paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="acc",

@@ -126,13 +126,30 @@ TABLE_NOTES = ("Valid / Test: the NAS-Bench-201 table's CIFAR-10 accuracy of eac
 
 
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
-    return ground_truth_figures(out, trials, epochs, benchmark, lambda label: label)
+    return ground_truth_figures(out, trials, epochs, benchmark)
 
 
-def ground_truth_figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None,
-                         name) -> list[Path]:
+def reference_lines(benchmark: dict | None) -> dict[str, float]:
+    """The optimum's and a random cell's test accuracy, for the ground-truth figures ({} without a table)."""
+    if not benchmark or "cifar10_test" not in benchmark["columns"]:
+        return {}
+    stats = benchmark["columns"]["cifar10_test"]
+    return {"optimum": stats["max"], "random cell (mean)": stats["mean"]}
+
+
+def plot_ground_truth(search: pd.DataFrame, path: Path, benchmark: dict | None) -> Path:
+    """The benchmark's test accuracy of the cell parsed at each epoch: each seed and the mean per label."""
+    from .. import plots
+
+    return plots.plot_seed_curves(search.dropna(subset=[TEST]), TEST, path, "NB201 CIFAR-10 test accuracy (%)",
+                                  reference_lines(benchmark),
+                                  title="benchmark accuracy of the cell parsed at each epoch")
+
+
+def ground_truth_figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None
+                         ) -> list[Path]:
     """Ground-truth test accuracy per epoch (each seed and the mean, per row) against the optimum and a random
-    cell's expectation; the ops of the final cells per row. `name(label)` is the row's name in the figures."""
+    cell's expectation; the ops of the final cells per row."""
     from fairdarts_core import Genotype
 
     from .. import plots
@@ -140,21 +157,13 @@ def ground_truth_figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, 
     paths = []
     search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
     if not search.empty and TEST in search and search[TEST].notna().any():
-        part = search.dropna(subset=[TEST]).copy()
-        part["label"] = part["label"].map(name)
-        lines = {}
-        if benchmark and "cifar10_test" in benchmark["columns"]:
-            stats = benchmark["columns"]["cifar10_test"]
-            lines = {"optimum": stats["max"], "random cell (mean)": stats["mean"]}
-        paths.append(plots.plot_seed_curves(part, TEST, out / "figures" / "ground_truth_test.png",
-                                            "NB201 CIFAR-10 test accuracy (%)", lines,
-                                            title="benchmark accuracy of the cell parsed at each epoch"))
+        paths.append(plot_ground_truth(search, out / "figures" / "ground_truth_test.png", benchmark))
     ok = trials[(trials["status"] == "ok") & trials["genotype"].astype(str).str.contains('"nb201"')] \
         if "genotype" in trials else pd.DataFrame()
     if not ok.empty:
         counts: dict[str, dict[str, int]] = {}
         for _, row in ok.iterrows():
-            ops = counts.setdefault(name(row["row"]), {})
+            ops = counts.setdefault(row["row"], {})
             for op, _, _ in Genotype.from_json(row["genotype"]).cell("cell")[0]:
                 ops[op] = ops.get(op, 0) + 1
         frame = pd.DataFrame(counts).T.fillna(0)
