@@ -176,14 +176,14 @@ def _add_profile(sub) -> None:
 
 
 def _add_parse(sub) -> None:
-    from fairdarts_core.spaces import SPACES
+    from fairdarts_core.spaces import SPACES, parse_methods
 
     p = _command(sub, "parse")
     p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
                    "alphas.json) or a folder with the official normal_weight.npy and reduce_weight.npy")
-    p.add_argument("--method", required=True, choices=["darts", "threshold_sparse", "threshold_edge", "argmax"],
-                   help="darts: 2 strongest edges per node; threshold_sparse: those edges, kept if >= threshold; "
-                        "threshold_edge: every edge, up to 2 ops >= threshold; argmax: NB201, every edge")
+    methods = parse_methods()
+    p.add_argument("--method", required=True, choices=list(methods),
+                   help="; ".join(f"{name}: {summary[:1].lower()}{summary[1:]}" for name, summary in methods.items()))
     p.add_argument("--threshold", type=_unit_float, default=0.85, help="sigma of the threshold methods")
     p.add_argument("--primitives", help="comma-separated op names (default: the file's, else the 7 FairDARTS ops)")
     p.add_argument("--space", choices=list(SPACES), help="the weights' space (default: the file's, else darts)")

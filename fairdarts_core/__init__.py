@@ -9,9 +9,9 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "PARSE_METHODS": "discretize", "genotype_mask": "discretize", "parse_genotype": "discretize",
+    "PARSE_METHODS": "spaces.darts.parse", "parse_genotype": "spaces.darts.parse",
+    "genotype_mask": "spaces.darts.space", "profile_genotype": "spaces.darts.profile",
     "Genotype": "genotype", "GenotypeError": "genotype", "load_genotype": "genotype",
-    "profile_genotype": "metrics",
     "PUBLISHED_GENOTYPES": "published",
     "SPACES": "spaces", "get_space": "spaces",
     "DARTS_PRIMITIVES": "spaces.darts", "EDGES": "spaces.darts", "PRIMITIVES": "spaces.darts",

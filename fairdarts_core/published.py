@@ -1,10 +1,12 @@
-"""The published genotypes of shared/reference/published_genotypes.json, under the same names, and their
-shipped paper-size profiles. Imports no torch, so listing them is quick."""
+"""The published genotypes of shared/reference/published_genotypes.json, under the same names, and the
+file of their paper-size profiles (written by `fairdarts_core.spaces.darts.profile`). Imports no torch,
+so listing them is quick."""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
@@ -41,12 +43,10 @@ def shipped_profiles() -> dict[str, dict[str, float]]:
     return data["profiles"] if data.get("thop") == thop_version() else {}
 
 
-def cached_profile(genotype: Genotype) -> dict[str, float]:
-    """metrics.profile_genotype(genotype) at the paper size, from the shipped table when it holds the
-    genotype, else computed."""
-    shipped = shipped_profiles().get(genotype.to_json())
-    if shipped is not None:
-        return dict(shipped)
-    from .metrics import profile_genotype
-
-    return profile_genotype(genotype)
+def write_profiles(profiles: Mapping[str, Mapping[str, float]], network: str) -> str:
+    """Write {genotype JSON: profile} of `network` as the shipped profiles, stamped with the thop
+    version; returns the file's path."""
+    path = Path(__file__).resolve().parent / PROFILES_FILE
+    path.write_text(json.dumps({"thop": thop_version(), "network": network, "profiles": profiles}, indent=1) + "\n",
+                    encoding="utf-8")
+    return str(path)

@@ -18,7 +18,7 @@ from torch import nn
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .search import tune_for
 from .data import Augment, Batches, ImageSet, NO_AUGMENT
-from .evalnet import fold_batchnorm, predict
+from .inference import fold_batchnorm, predict
 from .fastops import speed_up
 from .genotype import Genotype
 

@@ -22,10 +22,11 @@ from torch import nn
 
 from .genotype import Genotype
 from .mixed_op import MixedOpFactory, mixed_op
+from .spaces import parse_methods
 from .supernet import ALPHA_PREFIX
 
 DEFAULT_THRESHOLD = 0.85
-ParseMethod = Literal["darts", "threshold_sparse", "threshold_edge", "argmax"]
+ParseMethod = Literal[tuple(parse_methods())]  # every space's parse methods: construction checks the name
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def setup_train(args: argparse.Namespace, device: torch.device) -> Bench:
 def setup_infer(args: argparse.Namespace, device: torch.device) -> Bench:
     from fairdarts_core import PUBLISHED_GENOTYPES, load_genotype
     from fairdarts_core.data import NO_AUGMENT, Batches
-    from fairdarts_core.evalnet import fold_batchnorm, predict
+    from fairdarts_core.inference import fold_batchnorm, predict
     from fairdarts_core.train import _autocast, build_model
 
     genotype = load_genotype(args.genotype, PUBLISHED_GENOTYPES)

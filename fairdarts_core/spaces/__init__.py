@@ -1,7 +1,8 @@
 """The search spaces by name.
 
-A new space is one module here plus its line in SPACES (and, if it brings a new kind of genotype,
-a family in `fairdarts_core.families`)."""
+A new space is one module (or package) here plus its line in SPACES (and, if it brings a new kind of
+genotype, a family in `fairdarts_core.families`). A new parse method is one function in its space's
+parse module plus its entry in that space's `PARSE_METHODS`."""
 
 from __future__ import annotations
 
@@ -33,4 +34,14 @@ def space_of(genotype) -> SearchSpace:
     return next(space for space in SPACES.values() if space.family == genotype.family)
 
 
-__all__ = ["GENOTYPE_FAMILIES", "SPACES", "GenotypeFamily", "SearchSpace", "get_space", "space_of"]
+def parse_methods() -> dict[str, str]:
+    """Every space's parse methods, name -> its one-line summary (the first line of its function's
+    docstring), in the order of SPACES: the choices of `Variant.parse_method` and of the CLI."""
+    methods: dict[str, str] = {}
+    for space in SPACES.values():
+        for name, rule in space.parse_rules.items():
+            methods.setdefault(name, (rule.__doc__ or "").strip().split("\n")[0].rstrip("."))
+    return methods
+
+
+__all__ = ["GENOTYPE_FAMILIES", "SPACES", "GenotypeFamily", "SearchSpace", "get_space", "parse_methods", "space_of"]

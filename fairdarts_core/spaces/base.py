@@ -1,8 +1,8 @@
 """The search-space interface: what a space declares and builds.
 
 A space is a cell (kinds, inputs, nodes, edges in node order, the op set of every edge), the
-supernet and evaluation networks built on that cell, its parse methods, and its sizes for each
-preset. Genotypes of a space belong to its `family` (`fairdarts_core.families`), which owns
+supernet and evaluation networks built on that cell, its parse methods (name -> function), and its
+sizes for each preset. Genotypes of a space belong to its `family` (`fairdarts_core.families`), which owns
 their validation and text form; several spaces can share one family (the R-DARTS spaces build
 the same networks as the DARTS space).
 """
@@ -19,6 +19,9 @@ from torch import nn
 from ..genotype import Genotype, GenotypeError
 from ..mixed_op import MixedOpFactory
 
+# A parse method: ({kind: (edges, ops) activated weights}, threshold, primitives, masks) -> Genotype.
+ParseRule = Callable[[Mapping[str, Any], float, Sequence[str], Mapping[str, np.ndarray] | None], Genotype]
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -34,7 +37,6 @@ class SearchSpace:
     cell_kinds: tuple[str, ...] = ("normal", "reduce")
     num_inputs: int = 2
     num_nodes: int = 4
-    parse_methods: tuple[str, ...] = ("darts",)
     optional_none: bool = True  # a variant's with_none may add or remove 'none'
 
     @property
@@ -85,6 +87,11 @@ class SearchSpace:
             masks[kind] = mask
         return masks
 
+    @property
+    def parse_methods(self) -> tuple[str, ...]:
+        """The names of the space's parse methods (`parse_rules`), the first its default."""
+        return tuple(self.parse_rules)
+
     def check_parse_method(self, method: str) -> None:
         if method not in self.parse_methods:
             raise ValueError(f"space {self.name} has no parse method {method!r}; valid: "
@@ -96,9 +103,11 @@ class SearchSpace:
                                 f"({self.family} genotypes)")
 
     # ----- what each space builds ----------------------------------------------------------
-    # Each space module sets these two: its supernet class (a fairdarts_core.supernet.Supernet taking
+    # Each space module sets these three: its parse methods by name (a new method is one function in the
+    # space's parse module and its entry there), its supernet class (a fairdarts_core.supernet.Supernet taking
     # (primitives, num_classes, init_channels, layers, op_masks, op_builder, mixed_op, fast=)) and its
     # search-time op builder (name, channels, stride) -> module, as a staticmethod.
+    parse_rules: ClassVar[Mapping[str, ParseRule]]
     network: ClassVar[type[nn.Module]]
     op_builder: ClassVar[Callable[[str, int, int], nn.Module]]
 
@@ -114,8 +123,9 @@ class SearchSpace:
 
     def parse(self, weights: Mapping[str, Any], method: str, threshold: float, primitives: Sequence[str],
               masks: Mapping[str, np.ndarray] | None = None) -> Genotype:
-        """Discretize {kind: (edges, ops)} activated weights with `method`."""
-        raise NotImplementedError
+        """Discretize {kind: (edges, ops)} activated weights with the parse method `method`."""
+        self.check_parse_method(method)
+        return self.parse_rules[method](weights, threshold, primitives, masks)
 
     def genotype_mask(self, genotype: Genotype, primitives: Sequence[str]) -> dict[str, np.ndarray]:
         """One-hot weights of a genotype in this space: 1 on each kept (edge, op), 0 elsewhere."""
@@ -162,3 +172,18 @@ def activated(weights: Mapping[str, Any]) -> dict[str, np.ndarray]:
             w = w.detach().cpu().numpy()
         out[kind] = np.asarray(w, dtype=np.float64)
     return out
+
+
+def as_matrix(weights: Any, n_ops: int, name: str) -> np.ndarray:
+    """Array-like (lists, NumPy, tensor) -> float64 (edges, n_ops) with a clear error on a bad shape."""
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().numpy()
+    try:
+        matrix = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GenotypeError(f"{name} weights must be a numeric matrix") from None
+    if matrix.ndim != 2 or matrix.shape[1] != n_ops:
+        raise GenotypeError(f"{name} weights must have shape (edges, {n_ops}), got {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise GenotypeError(f"{name} weights contain NaN or infinity")
+    return matrix

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..discretize import as_matrix
-from ..families.nb201 import EDGES, KIND, OUTPUT, PRIMITIVES
+from ..families.nb201 import EDGES, FAMILY, KIND, OUTPUT, PRIMITIVES
 from ..genotype import Genotype, GenotypeError
 from ..fastops import _wanted
+from ..metrics import count_macs
 from ..mixed_op import MixedOp, MixedOpFactory, OpBuilder
 from ..ops import Identity, Zero, run_tail
 from ..supernet import Supernet
-from .base import SearchSpace
+from .base import ParseRule, SearchSpace, as_matrix
 
 # BatchNorm of the search cells: affine=False as every NB201 search script; no running statistics as
 # the DARTS-V1 script's usage line (`DARTS-V1.sh cifar10 0 -1`) and the NATS-Bench reruns' default
@@ -321,6 +321,33 @@ def benchmark_flops(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 3
     return total[0] / input_size[0]
 
 
+# ----- parse ---------------------------------------------------------------------------------------
+def parse_argmax(weights: Mapping[str, Any], threshold: float, primitives: Sequence[str],
+                 masks: Mapping[str, np.ndarray] | None = None) -> Genotype:
+    """Every edge keeps its best op, 'none' included (NB201).
+
+    As the official genotype(): ties go to the lower column; ops an edge does not hold (masks) are never
+    chosen; threshold is not used."""
+    primitives = tuple(primitives)
+    if KIND not in weights:
+        raise GenotypeError("weights lack the nb201 'cell' matrix")
+    matrix = as_matrix(weights[KIND], len(primitives), KIND)
+    if matrix.shape[0] != len(EDGES):
+        raise GenotypeError(f"nb201 cell weights must have {len(EDGES)} rows, got {matrix.shape[0]}")
+    mask = None if masks is None else np.asarray(masks[KIND], dtype=bool)
+    edges = []
+    for e, (src, dst) in enumerate(EDGES):
+        usable = [k for k in range(len(primitives)) if mask is None or mask[e, k]]
+        if not usable:
+            raise GenotypeError(f"edge {dst}<-{src} holds no op")
+        best = max(usable, key=lambda k: matrix[e, k])
+        edges.append((primitives[best], dst, src))
+    return Genotype.of({KIND: (edges, (OUTPUT,))}, family=FAMILY.name)
+
+
+PARSE_METHODS: dict[str, ParseRule] = {"argmax": parse_argmax}
+
+
 # ----- the space ---------------------------------------------------------------------------------
 # The NAS-Bench-201 search protocol (DARTS-V1 script, configs/nas-benchmark/algos/DARTS.config):
 # SGD nesterov, momentum 0.9, wd 5e-4, clip 5, the weight step before the arch step in each iteration.
@@ -355,30 +382,10 @@ class NB201Space(SearchSpace):
     cell_kinds: tuple[str, ...] = (KIND,)
     num_inputs: int = 1
     num_nodes: int = 3
-    parse_methods: tuple[str, ...] = ("argmax",)
     optional_none: bool = False
+    parse_rules = PARSE_METHODS
     network = SearchNetwork
     op_builder = staticmethod(search_op)
-
-    def parse(self, weights, method, threshold, primitives, masks=None) -> Genotype:
-        """argmax: every edge keeps its op of largest weight, `none` included (the official genotype());
-        ties go to the lower column; ops an edge does not hold (masks) are never chosen."""
-        self.check_parse_method(method)
-        primitives = tuple(primitives)
-        if KIND not in weights:
-            raise GenotypeError("weights lack the nb201 'cell' matrix")
-        matrix = as_matrix(weights[KIND], len(primitives), KIND)
-        if matrix.shape[0] != len(EDGES):
-            raise GenotypeError(f"nb201 cell weights must have {len(EDGES)} rows, got {matrix.shape[0]}")
-        mask = None if masks is None else np.asarray(masks[KIND], dtype=bool)
-        edges = []
-        for e, (src, dst) in enumerate(EDGES):
-            usable = [k for k in range(len(primitives)) if mask is None or mask[e, k]]
-            if not usable:
-                raise GenotypeError(f"edge {dst}<-{src} holds no op")
-            best = max(usable, key=lambda k: matrix[e, k])
-            edges.append((primitives[best], dst, src))
-        return Genotype.of({KIND: (edges, (OUTPUT,))}, family=self.family)
 
     def evalnet(self, genotype, init_channels, layers, num_classes, auxiliary, fast=True):
         """TinyNetwork; NB201 networks have no auxiliary head (auxiliary is ignored) and no fast path."""
@@ -386,8 +393,6 @@ class NB201Space(SearchSpace):
         return TinyNetwork(genotype, init_channels, layers, num_classes)
 
     def profile(self, genotype, num_classes=10, init_channels=None, layers=None) -> dict[str, float]:
-        from ..metrics import count_macs
-
         self.check_genotype(genotype)
         model = TinyNetwork(genotype, init_channels or 16, layers or 5, num_classes)
         params = sum(p.numel() for p in model.parameters())

@@ -407,7 +407,7 @@ def test_profile_follows_the_closed_form_for_other_class_counts():
 
 def test_training_runs_with_the_benchmark_protocol_and_folded_batchnorm_scores_the_same(tiny_set):
     from fairdarts_core.data import Batches
-    from fairdarts_core.evalnet import fold_batchnorm
+    from fairdarts_core.inference import fold_batchnorm
 
     genotype = Genotype.from_string(FIXTURE["arch"])
     config = replace(train_config("smoke", "nb201"), epochs=1, train_limit=32, test_limit=16)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.discretize import PARSE_METHODS, genotype_mask, parse_genotype
 from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
 from fairdarts_core.spaces.darts import DARTS_PRIMITIVES, EDGES, PRIMITIVES
+from fairdarts_core.spaces.darts.parse import PARSE_METHODS, parse_genotype
+from fairdarts_core.spaces.darts.space import genotype_mask
 
 
 
@@ -241,9 +242,9 @@ def test_threshold_out_of_range_raises(threshold):
 
 @pytest.mark.parametrize("method", ["threshold_sparse", "threshold_edge"])
 def test_threshold_that_nothing_survives_gives_a_cell_without_outputs(method):
-    # The library's contract (genotype.py / evalnet.py): a threshold parse that keeps no edge is
-    # a Genotype with empty cells, and building an evaluation network from it is a GenotypeError.
-    from fairdarts_core.evalnet import NetworkCIFAR
+    # The library's contract (genotype.py / spaces/darts/evalnet.py): a threshold parse that keeps no edge
+    # is a Genotype with empty cells, and building an evaluation network from it is a GenotypeError.
+    from fairdarts_core.spaces.darts.evalnet import NetworkCIFAR
 
     g = parse_genotype(TIES, TIES, method, threshold=0.999)
     assert g.normal == () and g.reduce == ()

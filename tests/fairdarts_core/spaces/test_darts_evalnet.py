@@ -1,4 +1,4 @@
-"""Evaluation networks: every published genotype builds and runs; dead nodes; drop path; ImageNet."""
+"""The DARTS evaluation networks: every published genotype builds and runs; dead nodes; drop path; ImageNet."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.discretize import parse_genotype
-from fairdarts_core.evalnet import EvalCell, NetworkCIFAR, NetworkImageNet, drop_path
 from fairdarts_core.genotype import Genotype, GenotypeError, output_nodes
 from fairdarts_core.published import PUBLISHED_GENOTYPES
+from fairdarts_core.spaces.darts.evalnet import EvalCell, NetworkCIFAR, NetworkImageNet, drop_path
+from fairdarts_core.spaces.darts.parse import parse_genotype
 
 
 
@@ -238,34 +238,6 @@ def test_fast_cells_equal_plain_cells_in_outputs_and_gradients(name):
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     for (n, p), (_, q) in zip(plain.named_parameters(), fast.named_parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-5, rtol=1e-4), n
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_folded_batchnorm_gives_the_same_eval_outputs(channels_last):
-    from fairdarts_core.evalnet import fold_batchnorm
-
-    plain, _ = _trained_pair("FairDARTS_b", channels_last)
-    plain.eval()
-    folded = fold_batchnorm(plain)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.cells.modules())
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.cells.modules())  # the original is untouched
-    x = torch.randn(5, 3, 32, 32)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        assert torch.allclose(folded(x)[0], plain(x)[0], atol=1e-5, rtol=1e-4)
-
-
-def test_predict_in_chunks_equals_one_forward():
-    from fairdarts_core.evalnet import predict
-
-    plain, _ = _trained_pair("FairDARTS_a")
-    plain.eval()
-    x = torch.randn(7, 3, 32, 32)
-    with torch.no_grad():
-        whole = plain(x)[0]
-        assert torch.allclose(predict(plain, x, chunk=3), whole, atol=1e-6)
-        assert predict(plain, x).shape == whole.shape
 
 
 def test_fast_imagenet_network_equals_plain_in_outputs_and_gradients():

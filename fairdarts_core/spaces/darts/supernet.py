@@ -1,29 +1,25 @@
-"""The DARTS cell space: normal and reduction cells of 4 nodes over 2 inputs, 14 edges, output the
-concat of the intermediate nodes; the 8-cell C=16 supernet and the C=36 20-cell CIFAR network.
-Its genotypes, op names and text form are the DARTS family (`fairdarts_core.families.darts`).
-"""
+"""The DARTS search network: 8 cells of C=16 (in the paper) over the DARTS cell, every edge a mixed op
+built by the variant's factory, reductions at 1/3 and 2/3 depth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..discretize import PARSE_METHODS, parse_cells
-from ..families.darts import ALL_OPS, CELL_KINDS, DARTS_PRIMITIVES, EDGES, NUM_EDGES, NUM_INPUTS, NUM_NODES, PRIMITIVES
-from ..genotype import Genotype
-from ..mixed_op import MixedOpFactory, OpBuilder
-from ..ops import FactorizedReduce, ReLUConvBN, build_op
-from ..supernet import Supernet
-from .base import SearchSpace
+from ...families.darts import CELL_KINDS, EDGES, NUM_EDGES, NUM_INPUTS, NUM_NODES
+from ...mixed_op import MixedOpFactory, OpBuilder
+from ...mixed_op import mixed_op as default_mixed_op
+from ...ops import FactorizedReduce, ReLUConvBN, build_op
+from ...supernet import Supernet
 
 
-
-# ----- supernet ----------------------------------------------------------------------------------
 class SearchCell(nn.Module):
+    """One search cell: its two inputs preprocessed, a mixed op on each of the 14 edges, node i the sum of
+    its edges, the output the concat of the 4 intermediate nodes."""
+
     def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool,
                  ops: Sequence[Sequence[tuple[int, str]]], build: OpBuilder, mixed_op: MixedOpFactory,
                  fast: bool = True):
@@ -59,8 +55,6 @@ class SearchNetwork(Supernet):
     def __init__(self, primitives: Sequence[str], num_classes: int = 10, init_channels: int = 16, layers: int = 8,
                  op_masks: Mapping[str, np.ndarray] | None = None, build: OpBuilder | None = None,
                  mixed_op: MixedOpFactory | None = None, stem_multiplier: int = 3, fast: bool = True):
-        from ..mixed_op import mixed_op as default_mixed_op
-
         super().__init__(primitives, op_masks)
         build = build or search_op
         mixed_op = mixed_op or default_mixed_op
@@ -98,42 +92,3 @@ def search_op(name: str, channels: int, stride: int) -> nn.Module:
     if "pool" in name:
         op = nn.Sequential(op, nn.BatchNorm2d(channels, affine=False))
     return op
-
-
-# ----- the space ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DartsCellSpace(SearchSpace):
-    """A space over the DARTS cell: the DARTS space itself and the R-DARTS reduced op sets."""
-
-    parse_methods: tuple[str, ...] = PARSE_METHODS
-    network = SearchNetwork
-    op_builder = staticmethod(search_op)
-
-    def parse(self, weights, method, threshold, primitives, masks=None) -> Genotype:
-        self.check_parse_method(method)
-        return parse_cells(weights, method, threshold, primitives, masks)
-
-    def evalnet(self, genotype, init_channels, layers, num_classes, auxiliary, fast=True):
-        from ..evalnet import NetworkCIFAR
-
-        self.check_genotype(genotype)
-        return NetworkCIFAR(genotype, init_channels, layers, num_classes, auxiliary=auxiliary, fast=fast)
-
-    def profile(self, genotype, num_classes=10, init_channels=None, layers=None) -> dict[str, float]:
-        from ..metrics import profile_genotype
-        from ..published import cached_profile
-
-        self.check_genotype(genotype)
-        if num_classes == 10 and init_channels in (None, 36) and layers in (None, 20):
-            return cached_profile(genotype)
-        return profile_genotype(genotype, init_channels or 36, layers or 20, num_classes)
-
-    def describe_profile(self, profile) -> str:
-        return (f"{profile['flops_m']:.1f}M FLOPs (thop multiply-adds, BN removed), {profile['params_m']:.3f}M "
-                f"params ({profile['params_with_aux_m']:.3f}M with the auxiliary head)")
-
-
-DARTS = DartsCellSpace("darts", "the DARTS cell: 4 nodes, 14 edges, 7 ops (8 with 'none')", PRIMITIVES)
-
-__all__ = ["ALL_OPS", "DARTS", "DARTS_PRIMITIVES", "EDGES", "PRIMITIVES", "DartsCellSpace", "SearchCell",
-           "SearchNetwork", "search_op"]
