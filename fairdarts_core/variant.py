@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .discretize import DEFAULT_THRESHOLD
 from .genotype import Genotype
 from .mixed_op import MixedOpFactory, mixed_op
 from .supernet import ALPHA_PREFIX
 
-DEFAULT_THRESHOLD = 0.85
 ParseMethod = Literal["darts", "threshold_sparse", "threshold_edge", "argmax"]
 
 
