@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 EPILOG = """examples:
   darts-bench genotypes                                  published genotypes with FLOPs and params
@@ -111,13 +111,16 @@ GENOTYPE_HELP = ("a published name (darts-bench genotypes), a file (JSON, Genoty
 
 def _preset_sizes(kind: str) -> str:
     """The presets' sizes, for help texts."""
-    from fairdarts_core.search import SEARCH_PRESETS
-    from fairdarts_core.train import TRAIN_PRESETS
-
-    presets = SEARCH_PRESETS if kind == "search" else TRAIN_PRESETS
     parts = [f"{name}: {c.epochs} epochs, C={c.init_channels}, {c.layers} cells, batch {c.batch_size}"
-             for name, c in presets.items()]
+             for name, c in _preset_configs(kind).items()]
     return "; ".join(parts)
+
+
+def _preset_configs(kind: str) -> dict[str, Any]:
+    """{preset: its search (kind "search") or training config}."""
+    from fairdarts_core.sizes import PRESETS
+
+    return {name: sizes.search if kind == "search" else sizes.train for name, sizes in PRESETS.items()}
 
 
 COMMANDS = {  # name: one line for `darts-bench --help`
@@ -177,6 +180,7 @@ def _add_profile(sub) -> None:
 
 def _add_parse(sub) -> None:
     from fairdarts_core.spaces import SPACES, parse_methods
+    from fairdarts_core.spaces.darts.parse import DEFAULT_THRESHOLD
 
     p = _command(sub, "parse")
     p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
@@ -184,28 +188,30 @@ def _add_parse(sub) -> None:
     methods = parse_methods()
     p.add_argument("--method", required=True, choices=list(methods),
                    help="; ".join(f"{name}: {summary[:1].lower()}{summary[1:]}" for name, summary in methods.items()))
-    p.add_argument("--threshold", type=_unit_float, default=0.85, help="sigma of the threshold methods")
+    p.add_argument("--threshold", type=_unit_float, default=DEFAULT_THRESHOLD, help="sigma of the threshold methods")
     p.add_argument("--primitives", help="comma-separated op names (default: the file's, else the 7 FairDARTS ops)")
     p.add_argument("--space", choices=list(SPACES), help="the weights' space (default: the file's, else darts)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _add_search(sub, help_variant: str | None = None) -> None:
-    from fairdarts_core.search import SEARCH_PRESETS, SearchConfig
+    from fairdarts_core.search import SearchConfig
+    from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import SPACES
     from variants import METHODS, VARIANTS
 
     from .options import add_fields, add_method_fields
 
+    short = [sizes for sizes in PRESETS.values() if not sizes.published_sizes]
     p = _command(sub, "search",
                  description="Search with one variant and write genotype.json, alphas.json, history.csv, "
                              "checkpoint.pt and figures/ to --out. Presets: " + _preset_sizes("search") +
                              ". The paper preset takes the variant's published epochs, batch and learning "
-                             "rates; quick and smoke take its learning rates, the arch lr x30 (quick) or x100 "
-                             "(smoke).")
+                             "rates; " + " and ".join(s.name for s in short) + " take its learning rates, the "
+                             "arch lr " + " or ".join(f"x{s.arch_lr_factor:g} ({s.name})" for s in short) + ".")
     p.add_argument("--variant", required=True, choices=list(METHODS), metavar="VARIANT",
                    help="; ".join(f"{n}: {c.summary}" for n, c in METHODS.items()))
-    p.add_argument("--preset", default="quick", choices=list(SEARCH_PRESETS), help="the sizes above")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="the sizes above")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     _nb201_table_arg(p, "record per epoch the table's values of the cell parsed then (history.csv columns "
@@ -214,7 +220,7 @@ def _add_search(sub, help_variant: str | None = None) -> None:
     _device_arg(p)
     g = p.add_argument_group("search options (each overrides the preset)")
     search_names = add_fields(g, SearchConfig, exclude=("fast", "channels_last"),
-                              defaults=_preset_defaults(SEARCH_PRESETS, VARIANTS),
+                              defaults=_preset_defaults(_preset_configs("search"), VARIANTS),
                               choices={"space": list(SPACES)})
     g.add_argument("--reference", action="store_true", help="the plain slow path (Python-sum mixed op, NCHW)")
     shown = {help_variant: METHODS[help_variant]} if help_variant in METHODS else METHODS
@@ -224,7 +230,8 @@ def _add_search(sub, help_variant: str | None = None) -> None:
 
 
 def _add_train(sub) -> None:
-    from fairdarts_core.train import TRAIN_PRESETS, TrainConfig
+    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.train import TrainConfig
 
     from .options import add_fields
 
@@ -234,14 +241,14 @@ def _add_train(sub) -> None:
                              "benchmark's protocol; paper = 200 epochs, C=16, N=5).")
     p.add_argument("--genotype", required=True, metavar="NAME|FILE|STRING", help=GENOTYPE_HELP)
     _space_arg(p)
-    p.add_argument("--preset", default="quick", choices=list(TRAIN_PRESETS), help="the sizes above")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="the sizes above")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     _data_args(p)
     _device_arg(p)
     g = p.add_argument_group("training options (each overrides the preset)")
     train_names = add_fields(g, TrainConfig, exclude=("fast", "channels_last"),
-                             defaults=_preset_defaults(TRAIN_PRESETS))
+                             defaults=_preset_defaults(_preset_configs("train")))
     g.add_argument("--reference", action="store_true",
                    help="the plain slow path (every op its own ReLU, NCHW, BatchNorm not folded in the tests)")
     p.set_defaults(train_names=train_names)
@@ -266,6 +273,8 @@ def _add_plot_cell(sub) -> None:
 
 
 def _add_experiment(sub) -> None:
+    from fairdarts_core.sizes import PRESETS
+
     from .experiments import EXPERIMENTS
 
     p = _command(sub, "experiment",
@@ -273,7 +282,7 @@ def _add_experiment(sub) -> None:
                              ") on Ray Tune, write its folder, and print its table and where its time went (inside and "
                              "outside the search and training loops).")
     p.add_argument("name", choices=list(EXPERIMENTS), help="the study")
-    p.add_argument("--preset", default="quick", choices=["paper", "quick", "smoke"],
+    p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="paper: the published protocols (GPUs); quick: CPU minutes on the bundled data; smoke: tests")
     p.add_argument("--out", help="results folder (default: results/NAME)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted experiment (Tuner.restore)")
@@ -300,7 +309,7 @@ def _add_report(sub) -> None:
 
 
 def _add_bench(sub) -> None:
-    from fairdarts_core.spaces import SPACES
+    from fairdarts_core.spaces import DEFAULT_SPACE, SPACES
     from variants import VARIANTS
 
     p = _command(sub, "bench",
@@ -319,7 +328,7 @@ def _add_bench(sub) -> None:
                    help="search: one arch + one weight step with its batches; train: one step of the evaluation "
                         "network; infer: one eval forward")
     p.add_argument("--variant", default="fair_darts", choices=list(VARIANTS), help="search variant")
-    p.add_argument("--space", default="darts", choices=list(SPACES), help="search space")
+    p.add_argument("--space", default=DEFAULT_SPACE, choices=list(SPACES), help="search space")
     p.add_argument("--order", choices=["first", "second"], help="search order (default: the variant's)")
     p.add_argument("--stage", type=int, default=0, help="search: the stage of a staged variant (P-DARTS) to time")
     p.add_argument("--genotype", default="FairDARTS_a", metavar="NAME|FILE|STRING",

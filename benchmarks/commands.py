@@ -119,18 +119,18 @@ def load_weights(path: str | Path, primitives: str | None) -> tuple[dict[str, An
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from fairdarts_core.spaces import get_space
+    from fairdarts_core.spaces import DEFAULT_SPACE, get_space
 
     weights, prims, space_name = load_weights(args.weights, args.primitives)
-    space = get_space(args.space or space_name or ("nb201" if "cell" in weights else "darts"))
+    space = get_space(args.space or space_name or ("nb201" if "cell" in weights else DEFAULT_SPACE))
     g = space.parse(weights, args.method, args.threshold, prims or space.primitives)
     print(g.to_json() if args.json else g.to_string())
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from fairdarts_core.search import search_config
-    from fairdarts_core.spaces import get_space
+    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.spaces import DEFAULT_SPACE, get_space
     from fairdarts_core.variant import Sampler
     from variants import METHODS, make_method
 
@@ -139,12 +139,13 @@ def cmd_search(args: argparse.Namespace) -> int:
                            run_search, write_json)
     from .progress import StepProgress
 
+    sizes = PRESETS.get(args.preset)
     with as_flags(args.variant_names):
         method = make_method(args.variant, **method_options(args, args.variant_names, METHODS[args.variant]))
     overrides = collect(args, args.search_names)
     device = _device(args.device)
     if isinstance(method, Sampler):
-        space = get_space(overrides.get("space", "darts"))
+        space = get_space(overrides.get("space", DEFAULT_SPACE))
         out = prepare_out_dir(args.out, args.resume)
         genotypes = method.sample(overrides.get("seed", 0), space)
         with (out / "genotypes.jsonl").open("w", encoding="utf-8") as fh:
@@ -158,7 +159,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.reference:
         overrides.update(fast=False, channels_last=False)
     with as_flags(args.search_names):
-        config = search_config(args.preset, method, overrides)
+        config = sizes.search_config(method, overrides)
     table = _nb201_table(args)
     check_nb201_table(table, config.space)
     train_set, _ = _data(args)
@@ -184,13 +185,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import space_of
-    from fairdarts_core.train import train_config
 
     from .options import as_flags, collect
     from .pipeline import TRAIN_PROGRESS, format_epoch, run_train
     from .progress import StepProgress
 
+    sizes = PRESETS.get(args.preset)
     genotype = _genotype(args.genotype, args.space)
     space = space_of(genotype)
     overrides = collect(args, args.train_names)
@@ -201,7 +203,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _say(f"note: --amp applies on CUDA only; training in fp32 on {device}")
         overrides["amp"] = False
     with as_flags(args.train_names):
-        config = train_config(args.preset, space.name, overrides)
+        config = sizes.train_config(space.name, overrides)
     train_set, test_set = _data(args)
     _say(f"training {args.genotype} | preset {args.preset}: {config.epochs} epochs, C={config.init_channels}, "
          f"{config.layers} cells, batch {config.batch_size}, lr {config.learning_rate}, {train_set.name}, {device}")

@@ -13,13 +13,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .spec import Experiment, flat_config, trial_key
 
-# GPUs per trial on a CUDA machine when --gpus-per-trial is not given: a paper-preset trial fills a
-# card; the CPU-sized presets pack four trials onto one.
-DEFAULT_GPUS_PER_TRIAL = {"paper": 1.0, "quick": 0.25, "smoke": 0.25}
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,9 @@ class RunOptions:
     command: str = ""  # for the manifest
 
 
-def resolve_gpus(device: str, gpus_per_trial: float | None, preset: str) -> tuple[float, int]:
-    """(GPUs per trial, GPUs of a local Ray) for --device and --gpus-per-trial: the GPU when there is one
-    (auto), none with --device cpu; a GPU asked for where CUDA is absent is an error."""
+def resolve_gpus(device: str, gpus_per_trial: float | None, sizes: Sizes) -> tuple[float, int]:
+    """(GPUs per trial, GPUs of a local Ray) for --device and --gpus-per-trial (None: the preset's): the GPU
+    when there is one (auto), none with --device cpu; a GPU asked for where CUDA is absent is an error."""
     import torch
 
     from fairdarts_core.checkpoint import resolve_device
@@ -55,7 +54,7 @@ def resolve_gpus(device: str, gpus_per_trial: float | None, preset: str) -> tupl
             raise ValueError(f"--gpus-per-trial {gpus_per_trial} asks for GPUs, but the device is the CPU "
                              f"({'--device cpu' if device == 'cpu' else 'no CUDA GPU is available'})")
         return 0.0, 0
-    per_trial = DEFAULT_GPUS_PER_TRIAL[preset] if gpus_per_trial is None else gpus_per_trial
+    per_trial = sizes.gpus_per_trial if gpus_per_trial is None else gpus_per_trial
     return per_trial, torch.cuda.device_count()
 
 
@@ -66,19 +65,20 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     from fairdarts_core.data import load_dataset
     from fairdarts_core.nb201_table import open_table
+    from fairdarts_core.sizes import PRESETS
 
-    from .experiments import get_experiment
+    from .experiments import EXPERIMENTS, build_study
     from .report import time_use_line
 
-    module = get_experiment(args.name)
-    experiment = module.build(args.preset, seeds=args.seeds, stability_dir=getattr(args, "stability_dir", None))
+    study, sizes = EXPERIMENTS.get(args.name), PRESETS.get(args.preset)
+    experiment = build_study(study, sizes, args.seeds, stability_dir=getattr(args, "stability_dir", None))
     if args.cpus_per_trial <= 0:
         raise ValueError("--cpus-per-trial must be > 0")
-    gpus_per_trial, num_gpus = resolve_gpus(args.device, args.gpus_per_trial, args.preset)
+    gpus_per_trial, num_gpus = resolve_gpus(args.device, args.gpus_per_trial, sizes)
     # A bad data dir or table fails here, before Ray starts; a folder dataset is decoded into its cache once.
     load_dataset(args.dataset, args.data_dir, args.download, args.cache_dir)
     table = str(open_table(args.nb201_table).path) if args.nb201_table else None
-    if table is None and getattr(module, "NEEDS_NB201_TABLE", False):
+    if table is None and study.NEEDS_NB201_TABLE:
         raise ValueError(f"experiment {args.name} looks its cells up in NAS-Bench-201: pass --nb201-table FILE")
     options = RunOptions(dataset=args.dataset, data_dir=_absolute(args.data_dir), cache_dir=_absolute(args.cache_dir),
                          nb201_table=table, resume=args.resume, address=args.address,
@@ -86,7 +86,7 @@ def run_experiment(args: argparse.Namespace) -> int:
                          num_cpus=args.num_cpus, num_gpus=num_gpus,
                          command=shlex.join(["darts-bench", *getattr(args, "argv", sys.argv[1:])]))
     out = Path(args.out or Path("results") / args.name)
-    table = run(experiment, out, options, preset=args.preset)
+    table = run(experiment, out, options)
     print()
     print(table)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -99,7 +99,7 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).resolve()) if path else None
 
 
-def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = "") -> str:
+def run(experiment: Experiment, out: Path, options: RunOptions) -> str:
     """Run (or resume) `experiment` into `out`; write its files; return its table in Markdown."""
     from fairdarts_core.nb201_table import open_table
 
@@ -118,7 +118,7 @@ def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = ""
     trials = experiment.trial_configs()
     common["trials"] = len(trials)
     rows = sum(len(s.parse_labels()) for s in experiment.settings) * len(experiment.seeds)
-    print(f"experiment {experiment.name} ({experiment.title}), preset {preset or experiment.search_preset}: "
+    print(f"experiment {experiment.name} ({experiment.title}), preset {experiment.sizes.name}: "
           f"{len(experiment.settings)} setting(s) x {len(experiment.seeds)} seed(s) = {len(trials)} trials "
           f"({rows} result rows); {options.gpus_per_trial:g} GPU(s) per trial; results in {out}", flush=True)
     began = time.time()
@@ -126,7 +126,7 @@ def run(experiment: Experiment, out: Path, options: RunOptions, preset: str = ""
     collect(out, experiment, work_root, errors)
     if options.nb201_table:
         write_benchmark(out, open_table(options.nb201_table))
-    write_manifest(out, options, experiment, preset or experiment.search_preset, wall_seconds=time.time() - began)
+    write_manifest(out, options, experiment, wall_seconds=time.time() - began)
     return report(out)[0].read_text(encoding="utf-8")
 
 

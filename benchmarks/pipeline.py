@@ -19,7 +19,7 @@ import torch
 from fairdarts_core.data import ImageSet
 from fairdarts_core.genotype import Genotype
 from fairdarts_core.nb201_table import NB201Table, lookup_columns
-from fairdarts_core.spaces import get_space, space_of
+from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.search import ParseSpec, SearchConfig, search
 from fairdarts_core.train import TrainConfig, train
 from fairdarts_core.variant import Variant
@@ -146,7 +146,7 @@ def draw_search_figures(out: Path) -> list[Path]:
     genotype = Genotype.from_json((out / "genotype.json").read_text())
     fig = out / "figures"
     prims = alphas["primitives"]
-    space = get_space(alphas.get("space", "darts"))
+    space = get_space(alphas.get("space", DEFAULT_SPACE))
     kinds = list(alphas["history"])
     stage = history["stage"].tolist() if "stage" in history else []
     starts = [e for e in range(1, len(stage)) if stage[e] != stage[e - 1]]

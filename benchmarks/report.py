@@ -140,7 +140,7 @@ def time_use_line(wall_seconds: float, use: dict[str, float]) -> str:
     return line
 
 
-def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str, wall_seconds: float) -> None:
+def write_manifest(out: Path, options: Any, experiment: Experiment, wall_seconds: float) -> None:
     import os
 
     import torch
@@ -159,7 +159,7 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, preset: str,
         "title": experiment.title,
         "protocol": experiment.protocol,
         "command": options.command,
-        "preset": preset,
+        "preset": experiment.sizes.name,
         "dataset": options.dataset,
         **({"nb201_table": options.nb201_table} if getattr(options, "nb201_table", None) else {}),
         "seeds": list(experiment.seeds),
@@ -266,13 +266,13 @@ def _with_ground_truth(frame: pd.DataFrame, table: NB201Table) -> int:
 def report(out: str | Path, nb201_table: str | Path | None = None) -> list[Path]:
     """Redraw table.csv, table.md, figures/ and README.md of an experiment folder from its files alone
     (with an NB201 table: first add its values of the folder's NB201 cells to those files)."""
-    from .experiments import EXPERIMENTS, generic, get_experiment
+    from .experiments import EXPERIMENTS, generic
 
     out = Path(out)
     if not (out / "manifest.json").is_file():
         raise FileNotFoundError(f"{out} is not an experiment results folder (no manifest.json)")
     manifest = json.loads((out / "manifest.json").read_text())
-    module = get_experiment(manifest["experiment"]) if manifest["experiment"] in EXPERIMENTS else generic
+    module = EXPERIMENTS[manifest["experiment"]] if manifest["experiment"] in EXPERIMENTS else generic
     load_trials(out)  # a folder of another version is refused before anything is written
     if nb201_table is not None:
         add_ground_truth(out, open_table(nb201_table))

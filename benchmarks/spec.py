@@ -9,9 +9,12 @@ of the setting applied to the search's final weights, then one training per dist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-PRESETS = ("paper", "quick", "smoke")
+from fairdarts_core.spaces.darts.parse import DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Parse:
 
     label: str  # the row's name for it, e.g. "sparse 0.85"
     method: str  # a parse method of the setting's space
-    threshold: float = 0.85  # sigma of the threshold methods
+    threshold: float = DEFAULT_THRESHOLD  # sigma of the threshold methods
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,7 @@ class Experiment:
     title: str
     settings: tuple[Setting, ...]
     seeds: tuple[int, ...]
-    search_preset: str
-    train_preset: str
+    sizes: Sizes  # the preset every search and training of the study starts from
     train_overrides: dict[str, Any] = field(default_factory=dict)
     protocol: str = ""  # the fixed protocol, for the caption (written before the study runs)
 
@@ -78,8 +80,7 @@ class Experiment:
     def check(self) -> None:
         """Fail before anything runs on a setting that cannot run: unknown variant, option, space or a
         parse method its space does not have (one-line ValueError)."""
-        from fairdarts_core.search import search_config
-        from fairdarts_core.spaces import get_space
+        from fairdarts_core.spaces import DEFAULT_SPACE, get_space
         from fairdarts_core.variant import Variant
         from variants import make_method
 
@@ -87,10 +88,10 @@ class Experiment:
             if not s.variant:
                 continue
             method = make_method(s.variant, **s.options)
-            space = get_space(s.search.get("space", "darts"))
+            space = get_space(s.search.get("space", DEFAULT_SPACE))
             if isinstance(method, Variant):
                 method.check_space(space)
-                search_config(self.search_preset, method, s.search)
+                self.sizes.search_config(method, s.search)
             for p in s.parses:
                 try:
                     space.check_parse_method(p.method)
@@ -106,7 +107,7 @@ def setting_dict(setting: Setting) -> dict[str, Any]:
 
 def trial_config(experiment: Experiment, setting: Setting, seed: int) -> dict[str, Any]:
     return {"setting": setting_dict(setting), "seed": seed, "experiment": experiment.name,
-            "search_preset": experiment.search_preset, "train_preset": experiment.train_preset,
+            "preset": experiment.sizes.name,
             "train_overrides": dict(experiment.train_overrides)}
 
 

@@ -22,9 +22,8 @@ import torch
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, GenotypeError, load_genotype
 from fairdarts_core.data import load_dataset
 from fairdarts_core.nb201_table import NB201Table, lookup_columns, open_table
-from fairdarts_core.search import search_config
-from fairdarts_core.spaces import get_space, space_of
-from fairdarts_core.train import train_config
+from fairdarts_core.sizes import PRESETS
+from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.variant import Sampler
 
 from .pipeline import run_search, run_train, write_json
@@ -71,13 +70,13 @@ def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: 
     if not setting["variant"]:
         return {"": _given_genotype(setting["genotype"])}, {}, 0.0
     method = make_method(setting["variant"], **setting["options"])
-    space = get_space(setting["search"].get("space", "darts"))
+    space = get_space(setting["search"].get("space", DEFAULT_SPACE))
     if isinstance(method, Sampler):
         return {"": method.with_options(count=1).sample(seed, space)[0]}, {}, time.time() - began
     parses = [(p["label"], p["method"], p["threshold"]) for p in setting["parses"]]
     out = work / "search"
     if not (out / "alphas.json").is_file():  # a finished search is never run again
-        cfg = search_config(config["search_preset"], method, {**setting["search"], "seed": seed})
+        cfg = PRESETS.get(config["preset"]).search_config(method, {**setting["search"], "seed": seed})
         run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
                    on_epoch=lambda r: report(_metrics("search", r)),
                    nb201_table=table if cfg.space == "nb201" else None)
@@ -161,8 +160,8 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
 def _train(genotype: Genotype, config: dict[str, Any], seed: int, out: Path, train_set, test_set, device,
            report: Report) -> dict[str, Any]:
     """Train a genotype in `out` (resumed from its checkpoint; a finished training is read back)."""
-    tcfg = train_config(config["train_preset"], space_of(genotype).name,
-                        {**config.get("train_overrides", {}), "seed": seed})
+    sizes = PRESETS.get(config["preset"])
+    tcfg = sizes.train_config(space_of(genotype).name, {**config.get("train_overrides", {}), "seed": seed})
     if (out / "result.json").is_file():
         trained = json.loads((out / "result.json").read_text())
     else:

@@ -10,6 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .registry import Registry
+
 
 class ReLUConvBN(nn.Sequential):
     """ReLU -> conv -> BN: the 1x1 preprocessing of cell inputs."""
@@ -115,7 +117,7 @@ class Conv7x1x1x7(nn.Sequential):
 OpBuilder = Callable[[int, int, bool], nn.Module]
 
 # name -> builder(channels, stride, affine)
-OPS: dict[str, OpBuilder] = {
+OPS: Registry[OpBuilder] = Registry("op", {
     "none": lambda c, stride, affine: Zero(stride),
     "avg_pool_3x3": lambda c, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
     "max_pool_3x3": lambda c, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
@@ -127,7 +129,7 @@ OPS: dict[str, OpBuilder] = {
     "dil_conv_5x5": lambda c, stride, affine: DilConv(c, c, 5, stride, 4, 2, affine),
     "conv_7x1_1x7": lambda c, stride, affine: Conv7x1x1x7(c, stride, affine),
     "noise": lambda c, stride, affine: NoiseOp(stride),
-}
+})
 
 
 def after_leading_relu(op: nn.Module) -> list[nn.Module] | None:
@@ -158,8 +160,4 @@ def run_tail(relu_x: torch.Tensor, tail: list[nn.Module]) -> torch.Tensor:
 
 def build_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Module:
     """Build the op `name`; an unknown name is a ValueError that lists the valid ones."""
-    try:
-        builder = OPS[name]
-    except KeyError:
-        raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(OPS)}") from None
-    return builder(channels, stride, affine)
+    return OPS.get(name)(channels, stride, affine)

@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
@@ -28,14 +28,14 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .data import Augment, Batches, ImageSet, NO_AUGMENT, search_split
 from .fastops import plain_modules, speed_up
 from .losses import zero_one_loss
-from .spaces import SearchSpace, get_space
+from .spaces import DEFAULT_SPACE, SearchSpace, get_space
 from .supernet import Supernet
 from .variant import Progress, Sampler, Stage, Variant
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    space: str = "darts"  # the search space (darts, nb201, s2, s3, s4)
+    space: str = DEFAULT_SPACE  # the search space (darts, nb201, s2, s3, s4)
     epochs: int = 50  # search epochs, all stages together
     batch_size: int = 64  # images per weight step and per architecture step
     learning_rate: float = 0.025  # SGD on the weights, cosine-annealed per stage
@@ -75,49 +75,6 @@ class SearchConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.arch_grad_clip < 0 or self.hessian_every < 0 or self.train_limit < 0:
             raise ValueError("arch_grad_clip, hessian_every and train_limit must be >= 0")
-
-
-SEARCH_PRESETS: dict[str, SearchConfig] = {
-    # The published CIFAR-10 search; the variant supplies its epochs, batch and learning rates.
-    "paper": SearchConfig(),
-    # CPU, bundled digits: C=8, 5 cells, 896 images (448 + 448), 4 epochs; arch lr x30 (see search_config).
-    "quick": SearchConfig(epochs=4, batch_size=32, init_channels=8, layers=5, train_limit=896, gap_images=256),
-    # Seconds, for tests.
-    "smoke": SearchConfig(epochs=2, batch_size=16, init_channels=4, layers=3, train_limit=128, gap_images=32),
-}
-
-
-def config_from(base: SearchConfig, overrides: Mapping[str, Any]) -> SearchConfig:
-    """Apply overrides (None values ignored); unknown keys are an error."""
-    known = {f.name for f in fields(base)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise ValueError(f"unknown search option(s): {', '.join(sorted(unknown))}")
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
-
-# The quick and smoke presets take far fewer arch steps than a paper search (quick 56, smoke 8, paper
-# ~10,000): their arch learning rate is the variant's published one times this, so alphas can move at all.
-SHORT_ARCH_LR_FACTOR = {"quick": 30.0, "smoke": 100.0}
-SIZE_KEYS = ("epochs", "batch_size", "init_channels", "layers", "train_limit", "gap_images")
-
-
-def search_config(preset: str, variant: Variant, overrides: Mapping[str, Any] | None = None) -> SearchConfig:
-    """A preset for one variant in one space (overrides["space"], default darts): the preset, then the
-    variant's published hyperparameters (`paper`: all of them; the short presets all but the sizes,
-    with the arch lr scaled by SHORT_ARCH_LR_FACTOR), then the space's protocol for that preset, then
-    the overrides."""
-    if preset not in SEARCH_PRESETS:
-        raise ValueError(f"unknown search preset {preset!r}; valid: {', '.join(SEARCH_PRESETS)}")
-    overrides = dict(overrides or {})
-    space = get_space(overrides.get("space") or SEARCH_PRESETS[preset].space)
-    published = dict(variant.paper_search)
-    if preset != "paper":
-        published = {k: v for k, v in published.items() if k not in SIZE_KEYS}
-        if "arch_learning_rate" in published:
-            published["arch_learning_rate"] *= SHORT_ARCH_LR_FACTOR[preset]
-    base = config_from(SEARCH_PRESETS[preset], {**published, **space.search_sizes(preset), "space": space.name})
-    return config_from(base, overrides)
 
 
 # ----- building -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ resumed run continues to exactly the same result as an uninterrupted one.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -58,37 +58,6 @@ class TrainConfig:
         for name in ("cutout", "train_limit", "test_limit"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-TRAIN_PRESETS: dict[str, TrainConfig] = {
-    # The published protocol (CIFAR-10): 600 epochs, batch 96, lr 0.025, C=36, 20 cells.
-    "paper": TrainConfig(),
-    # CPU, bundled digits: C=8, 5 cells, 3 epochs.
-    "quick": TrainConfig(epochs=3, batch_size=64, init_channels=8, layers=5, learning_rate=0.05, cutout=8,
-                         drop_path_prob=0.1),
-    # Seconds, for tests: a tiny net on 256 images.
-    "smoke": TrainConfig(epochs=2, batch_size=32, init_channels=4, layers=3, train_limit=256, test_limit=128,
-                         cutout=8, drop_path_prob=0.1),
-}
-
-
-def config_from(base: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    """Apply overrides (None values ignored); unknown keys are an error."""
-    known = {f.name for f in fields(base)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def train_config(preset: str, space: str = "darts", overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """A training preset in a space: the preset, then the space's protocol and sizes for it, then overrides."""
-    from .spaces import get_space
-
-    if preset not in TRAIN_PRESETS:
-        raise ValueError(f"unknown training preset {preset!r}; valid: {', '.join(TRAIN_PRESETS)}")
-    base = config_from(TRAIN_PRESETS[preset], get_space(space).train_sizes(preset))
-    return config_from(base, overrides or {})
 
 
 def build_model(genotype: Genotype, config: TrainConfig, num_classes: int, device: torch.device | str) -> nn.Module:

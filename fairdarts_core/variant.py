@@ -23,9 +23,9 @@ from torch import nn
 from .genotype import Genotype
 from .mixed_op import MixedOpFactory, mixed_op
 from .spaces import parse_methods
+from .spaces.darts.parse import DEFAULT_THRESHOLD
 from .supernet import ALPHA_PREFIX
 
-DEFAULT_THRESHOLD = 0.85
 ParseMethod = Literal[tuple(parse_methods())]  # every space's parse methods: construction checks the name
 
 

@@ -4,6 +4,7 @@ plus its line in VARIANTS or SAMPLERS."""
 
 from __future__ import annotations
 
+from fairdarts_core.registry import Registry
 from fairdarts_core.variant import Options, Sampler, Variant
 
 from .darts import DARTS, DARTSV1, DARTSV2
@@ -14,7 +15,7 @@ from .p_darts import PDARTS
 from .pc_darts import PCDARTS
 from .random_darts import RandomDARTS
 
-VARIANTS: dict[str, type[Variant]] = {
+VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts": DARTS,
     "darts_v1": DARTSV1,
     "darts_v2": DARTSV2,
@@ -23,21 +24,17 @@ VARIANTS: dict[str, type[Variant]] = {
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,
     "pc_darts": PCDARTS,
-}
-SAMPLERS: dict[str, type[Sampler]] = {
+})
+SAMPLERS: Registry[type[Sampler]] = Registry("sampler", {
     "random_darts": RandomDARTS,
-}
-METHODS: dict[str, type[Options]] = {**VARIANTS, **SAMPLERS}
+})
+METHODS: Registry[type[Options]] = Registry("variant", {**VARIANTS, **SAMPLERS})
 
 
 def make_method(name: str, **options) -> Variant | Sampler:
     """The variant or sampler `name` with field overrides; unknown names and options are errors
     listing the valid ones."""
-    try:
-        cls = METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown variant {name!r}; valid: {', '.join(METHODS)}") from None
-    return cls().with_options(**options)
+    return METHODS.get(name)().with_options(**options)
 
 
 def make_variant(name: str, **options) -> Variant:

@@ -6,12 +6,16 @@ search's seed-to-seed spread. Searches as the nb201 study's (same data, sizes, e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..spec import Experiment, Setting
 from .nb201 import SEARCH, TEST, ground_truth_figures, ground_truth_row, reference_rows
 from .stats import count, fmt_p, groups, mean_std, welch_p
+
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
 
 NAME = "ablation_nb201"
 TITLE = "Zero-one loss ablation on NAS-Bench-201 (ground truth)"
@@ -31,9 +35,8 @@ def settings(preset: str) -> tuple[Setting, ...]:
     return tuple(out)
 
 
-def build(preset: str, seeds: int | None = None, **_) -> Experiment:
-    return Experiment(NAME, TITLE, settings(preset), tuple(range(seeds or SEEDS[preset])), search_preset=preset,
-                      train_preset=preset,
+def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
+    return Experiment(NAME, TITLE, settings(sizes.name), seeds, sizes,
                       protocol="FairDARTS on the NAS-Bench-201 space, the nb201 study's search protocol; each final "
                                "cell (argmax per edge) looked up in the NB201 table (no training)")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,9 +17,13 @@ from ..spec import Experiment, Setting
 from .nb201 import TEST, plot_ground_truth
 from .stats import count, groups, mean_std
 
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
+
 NAME = "collapse"
 TITLE = "Skip-connection collapse across variants and spaces"
 SEEDS = {"paper": 3, "quick": 2, "smoke": 1}  # quick: 2 seeds took 7,474 s on 2 cores; 3 would take ~3 h
+NEEDS_NB201_TABLE = False  # its NB201 cells are looked up when a table is given, but its table does not need them
 SPACES = {"paper": ("nb201", "s2", "s3"), "quick": ("nb201", "s2", "s3"), "smoke": ("s3",)}
 SMOKE_VARIANTS = ("darts_v1", "fair_darts")
 DOMINATED = 2 / 3  # a cell is skip-dominated when at least this share of its kept edges is parameter-free
@@ -35,10 +40,11 @@ QUICK_SEARCH = {
 }
 
 
-def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
     from fairdarts_core.spaces import get_space
     from variants import SAMPLERS, VARIANTS, make_variant
 
+    preset = sizes.name
     settings = []
     for space in SPACES[preset]:
         names = [n for n in VARIANTS if n != "darts" and (preset != "smoke" or n in SMOKE_VARIANTS)]
@@ -48,7 +54,6 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
         if preset != "smoke":
             settings += [Setting(f"{name} @ {space}", name, {"count": 1}, search={"space": space})
                          for name in SAMPLERS]
-    n = seeds or SEEDS[preset]
     protocol = "spaces " + ", ".join(SPACES[preset])
     if preset == "quick":
         protocol += "; searches: " + "; ".join(
@@ -56,8 +61,7 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
             f"batch {c['batch_size']}, C={c['init_channels']}, {c['layers']} cell(s)" +
             (" per stage" if s == "nb201" else "") for s, c in QUICK_SEARCH.items())
         protocol += "; each variant's published learning rates (arch lr x30); the final cells trained with the quick preset"
-    return Experiment(NAME, TITLE, tuple(settings), tuple(range(n)), search_preset=preset, train_preset=preset,
-                      protocol=protocol)
+    return Experiment(NAME, TITLE, tuple(settings), seeds, sizes, protocol=protocol)
 
 
 def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..spec import Experiment, Setting
 from .stats import count, groups, mean_std
 
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
+
 NAME = "comparison"
 TITLE = "Genotypes trained under one protocol"
 MODELS = ("FairDARTS_a", "FairDARTS_b", "DARTS_V2", "PC_DARTS_cifar", "PDARTS")
 SEEDS = {"paper": 3, "quick": 2, "smoke": 2}
+NEEDS_NB201_TABLE = False
 
 
 def stability_settings(stability_dir: str | Path) -> list[Setting]:
@@ -31,13 +36,12 @@ def stability_settings(stability_dir: str | Path) -> list[Setting]:
     return out
 
 
-def build(preset: str, seeds: int | None = None, stability_dir: str | None = None, **_) -> Experiment:
-    models = MODELS if preset != "smoke" else MODELS[:2]
+def build(sizes: Sizes, seeds: tuple[int, ...], stability_dir: str | None = None, **_) -> Experiment:
+    models = MODELS if sizes.name != "smoke" else MODELS[:2]
     settings = [Setting(m, genotype=m) for m in models]
     if stability_dir:
         settings += stability_settings(stability_dir)
-    n = seeds or SEEDS[preset]
-    return Experiment(NAME, TITLE, tuple(settings), tuple(range(n)), search_preset=preset, train_preset=preset,
+    return Experiment(NAME, TITLE, tuple(settings), seeds, sizes,
                       protocol="every genotype trained with the same seeds, batch, schedule, drop path and cutout")
 
 

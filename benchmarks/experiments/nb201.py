@@ -9,11 +9,15 @@ The protocol follows NB201's Table 5 (search on CIFAR-10, look up the cell) at a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..spec import Experiment, Setting
 from .stats import count, groups, mean_std
+
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
 
 NAME = "nb201"
 TITLE = "NAS-Bench-201: every variant's searched cell with the benchmark's ground truth"
@@ -42,11 +46,11 @@ PUBLISHED = {
 OPTIMUM_PUBLISHED = ("91.61", "94.37", NB201_PAPER)
 
 
-def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
     from fairdarts_core.spaces import get_space
     from variants import VARIANTS, make_variant
 
-    space = get_space("nb201")
+    space, preset = get_space("nb201"), sizes.name
     names = [n for n in VARIANTS if make_variant(n).supports(space) and (preset != "smoke" or n in SMOKE_VARIANTS)]
     settings = tuple(Setting(name, name, search=dict(SEARCH[preset]), train=False) for name in names)
     protocol = "NAS-Bench-201 space, every variant that supports it, each final cell (argmax per edge) looked up " \
@@ -57,8 +61,7 @@ def build(preset: str, seeds: int | None = None, **_) -> Experiment:
                      f"({c['train_limit'] // 2} weights + {c['train_limit'] // 2} architecture), batch "
                      f"{c['batch_size']}, C={c['init_channels']}, {c['layers']} cell per stage; each variant's "
                      f"published learning rates (arch lr x30)")
-    return Experiment(NAME, TITLE, settings, tuple(range(seeds or SEEDS[preset])), search_preset=preset,
-                      train_preset=preset, protocol=protocol)
+    return Experiment(NAME, TITLE, settings, seeds, sizes, protocol=protocol)
 
 
 def ground_truth_row(ok: pd.DataFrame) -> dict[str, str]:

@@ -5,23 +5,28 @@ and a 95% interval."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from fairdarts_core.spaces.darts.parse import DEFAULT_THRESHOLD
 
 from ..spec import Experiment, Setting
 from .stats import ci95, mean_std
 
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
+
 NAME = "stability"
 TITLE = "FairDARTS stability over seeds"
 SEEDS = {"paper": 7, "quick": 7, "smoke": 2}
+NEEDS_NB201_TABLE = False
 
 
-def build(preset: str, seeds: int | None = None, **_) -> Experiment:
-    n = seeds or SEEDS[preset]
-    return Experiment(NAME, TITLE, (Setting("FairDARTS", "fair_darts"),), tuple(range(n)), search_preset=preset,
-                      train_preset=preset,
-                      protocol="FairDARTS (sigmoid, zero-one loss w=10, threshold_sparse 0.85), one search and one "
-                               "training per seed")
+def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
+    return Experiment(NAME, TITLE, (Setting("FairDARTS", "fair_darts"),), seeds, sizes,
+                      protocol=f"FairDARTS (sigmoid, zero-one loss w=10, threshold_sparse {DEFAULT_THRESHOLD:g}), one "
+                               "search and one training per seed")
 
 
 def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:

@@ -5,15 +5,20 @@ skips per variant, the discretization gap and the search time."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..spec import Experiment, Setting
 from .stats import count, fmt_p, groups, mean_std, welch_p
 
+if TYPE_CHECKING:
+    from fairdarts_core.sizes import Sizes
+
 NAME = "variants"
 TITLE = "Search variants under one protocol"
 SEEDS = {"paper": 3, "quick": 3, "smoke": 1}
+NEEDS_NB201_TABLE = False
 BASELINE = "darts_v1"  # the original first-order DARTS
 # Training of the quick preset, longer than the generic quick training so that the training seed moves
 # one genotype's accuracy by at most ~1 point (measured: see TRAIN_NOTE).
@@ -23,13 +28,12 @@ TRAIN_NOTE = ("one genotype's accuracy over training seeds 0-2 with this trainin
               "DARTS_V2 96.43 +- 0.55")
 
 
-def build(preset: str, seeds: int | None = None, **_) -> Experiment:
+def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
     from variants import METHODS
 
     settings = tuple(Setting(name, name) for name in METHODS)
-    n = seeds or SEEDS[preset]
-    return Experiment(NAME, TITLE, settings, tuple(range(n)), search_preset=preset, train_preset=preset,
-                      train_overrides=dict(QUICK_TRAIN) if preset == "quick" else {},
+    return Experiment(NAME, TITLE, settings, seeds, sizes,
+                      train_overrides=dict(QUICK_TRAIN) if sizes.name == "quick" else {},
                       protocol="every method in the DARTS space with the same search preset (its own published "
                                "learning rates and settings), parsed by its own rule, trained with the same "
                                "protocol and seeds" + (f" ({TRAIN_NOTE})" if TRAIN_NOTE else ""))
@@ -41,7 +45,7 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     baseline = trials[(trials["row"] == BASELINE) & (trials["status"] == "ok")]["test_acc"]
     rows = []
     for row, group, ok in groups(trials):
-        cls = METHODS.get(row)
+        cls = METHODS[row] if row in METHODS else None
         rows.append({
             "Variant": row,
             "What": cls.summary if cls else "",

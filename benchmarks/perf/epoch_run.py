@@ -25,20 +25,22 @@ def main(argv: list[str]) -> dict:
     data = synthetic_image_set(n, seed=0)  # random images: only the speed is measured
     sizes = {k: v for k, v in (("batch_size", batch), ("init_channels", channels), ("layers", layers)) if v}
     if kind == "search":
-        from fairdarts_core.search import search, search_config
+        from fairdarts_core.search import search
+        from fairdarts_core.sizes import PRESETS
         from variants import make_variant
 
         variant = make_variant("fair_darts")
-        config = search_config("paper", variant, {"epochs": 1, **sizes})
+        config = PRESETS["paper"].search_config(variant, {"epochs": 1, **sizes})
         run = search(variant, data, config, device)
         steps = (n // 2) // config.batch_size  # the weight half, drop_last; each step also takes a val batch
         desc = {"variant": variant.name}
     else:
         from fairdarts_core import PUBLISHED_GENOTYPES
-        from fairdarts_core.train import train, train_config
+        from fairdarts_core.sizes import PRESETS
+        from fairdarts_core.train import train
 
-        config = train_config("paper", "darts", {"epochs": 1, **sizes,
-                                                 "eval_batch_size": max(batch, 64) if batch else None})
+        config = PRESETS["paper"].train_config("darts", {"epochs": 1, **sizes,
+                                                         "eval_batch_size": max(batch, 64) if batch else None})
         run = train(PUBLISHED_GENOTYPES["FairDARTS_a"], data, synthetic_image_set(n_test, seed=1), config, device)
         steps = -(-n // config.batch_size)
         desc = {"genotype": "FairDARTS_a", "test_images": n_test}

@@ -37,7 +37,8 @@ def _n_per_split(args: argparse.Namespace) -> int:
 
 def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
     from fairdarts_core.data import Augment, Batches, search_split
-    from fairdarts_core.search import build_supernet, make_optimizers, search_config, search_step
+    from fairdarts_core.search import build_supernet, make_optimizers, search_step
+    from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import get_space
     from fairdarts_core.variant import Progress
     from variants import make_variant
@@ -45,7 +46,7 @@ def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
     variant = make_variant(args.variant)
     ref = args.reference
     space = get_space(args.space)
-    config = search_config("paper", variant, {
+    config = PRESETS["paper"].search_config(variant, {
         "space": space.name, "batch_size": args.batch_size, "init_channels": args.init_channels,
         "layers": args.layers, "order": args.order, "fast": not ref, "channels_last": not ref,
     })
@@ -112,7 +113,8 @@ def _stage(variant, space, stages, index: int):
 
 
 def _train_config(args: argparse.Namespace):
-    from fairdarts_core.train import TrainConfig, config_from
+    from fairdarts_core.sizes import config_from
+    from fairdarts_core.train import TrainConfig
 
     return config_from(TrainConfig(), {"batch_size": args.batch_size, "eval_batch_size": args.batch_size,
                                        "init_channels": args.init_channels, "layers": args.layers,

@@ -7,14 +7,15 @@ space and the R-DARTS spaces). A new kind of genotype is one module here plus it
 
 from __future__ import annotations
 
+from ..registry import Registry
 from .base import GenotypeFamily
 from .darts import FAMILY as DARTS_FAMILY
 from .nb201 import FAMILY as NB201_FAMILY
 
 # Text forms are tried in this order; the DARTS family reads whatever no other family claims.
-GENOTYPE_FAMILIES: dict[str, GenotypeFamily] = {
+GENOTYPE_FAMILIES: Registry[GenotypeFamily] = Registry("genotype family", {
     "nb201": NB201_FAMILY,
     "darts": DARTS_FAMILY,
-}
+})
 
 __all__ = ["GENOTYPE_FAMILIES", "GenotypeFamily"]

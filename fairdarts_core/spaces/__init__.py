@@ -7,26 +7,26 @@ parse module plus its entry in that space's `PARSE_METHODS`."""
 from __future__ import annotations
 
 from ..families import GENOTYPE_FAMILIES, GenotypeFamily
+from ..registry import Registry
 from .base import SearchSpace
 from .darts import DARTS
 from .nb201 import NB201
 from .rdarts import S1, S2, S3, S4
 
-SPACES: dict[str, SearchSpace] = {
+SPACES: Registry[SearchSpace] = Registry("space", {
     "darts": DARTS,
     "nb201": NB201,
     "s1": S1,
     "s2": S2,
     "s3": S3,
     "s4": S4,
-}
+})
+DEFAULT_SPACE = "darts"  # a run's space when none is named
+
 
 def get_space(name: str) -> SearchSpace:
     """The space `name`; an unknown name is a ValueError listing the valid ones."""
-    try:
-        return SPACES[name]
-    except KeyError:
-        raise ValueError(f"unknown space {name!r}; valid: {', '.join(SPACES)}") from None
+    return SPACES.get(name)
 
 
 def space_of(genotype) -> SearchSpace:
@@ -44,4 +44,4 @@ def parse_methods() -> dict[str, str]:
     return methods
 
 
-__all__ = ["GENOTYPE_FAMILIES", "SPACES", "GenotypeFamily", "SearchSpace", "get_space", "parse_methods", "space_of"]
+__all__ = ["DEFAULT_SPACE", "GENOTYPE_FAMILIES", "SPACES", "GenotypeFamily", "SearchSpace", "get_space", "parse_methods", "space_of"]

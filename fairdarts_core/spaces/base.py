@@ -2,9 +2,9 @@
 
 A space is a cell (kinds, inputs, nodes, edges in node order, the op set of every edge), the
 supernet and evaluation networks built on that cell, its parse methods (name -> function), and its
-sizes for each preset. Genotypes of a space belong to its `family` (`fairdarts_core.families`), which owns
-their validation and text form; several spaces can share one family (the R-DARTS spaces build
-the same networks as the DARTS space).
+search and training protocol (its sizes per preset: `fairdarts_core.sizes`). Genotypes of a space belong
+to its `family` (`fairdarts_core.families`), which owns their validation and text form; several spaces can
+share one family (the R-DARTS spaces build the same networks as the DARTS space).
 """
 
 from __future__ import annotations
@@ -155,12 +155,12 @@ class SearchSpace:
         """One line naming each number of a profile and its convention."""
         raise NotImplementedError
 
-    def search_sizes(self, preset: str) -> dict[str, Any]:
-        """SearchConfig values this space sets for a preset (network size, protocol)."""
+    def search_protocol(self) -> dict[str, Any]:
+        """SearchConfig values this space sets at every preset (its sizes per preset: `fairdarts_core.sizes`)."""
         return {}
 
-    def train_sizes(self, preset: str) -> dict[str, Any]:
-        """TrainConfig values this space sets for a preset (network size, protocol)."""
+    def train_protocol(self) -> dict[str, Any]:
+        """TrainConfig values this space sets at every preset (its sizes per preset: `fairdarts_core.sizes`)."""
         return {}
 
 

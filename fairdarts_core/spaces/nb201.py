@@ -358,22 +358,6 @@ SEARCH_PROTOCOL = {"nesterov": True, "momentum": 0.9, "weight_decay": 5e-4, "gra
 TRAIN_PROTOCOL = {"nesterov": True, "momentum": 0.9, "weight_decay": 5e-4, "learning_rate_min": 0.0,
                   "grad_clip": 0.0, "cutout": 0, "autoaugment": False, "auxiliary_weight": 0.0,
                   "drop_path_prob": 0.0}
-# Sizes per preset; the other sizes are the preset's (quick: 4 epochs, batch 32; smoke: 2 epochs, batch 16).
-# quick: C=8 and N=5 (the benchmark's depth at the DARTS quick preset's width) on 2,560 digits
-# (1,280 + 1,280, 40 steps an epoch), so that `darts-bench search --space nb201 --variant darts_v1 --preset
-# quick` takes about as long as the DARTS-space quick search: a search step costs 0.35x the DARTS quick
-# supernet's (0.89 vs 2.55 CPU s, batch 32, one thread), and it takes 40 steps an epoch instead of 14.
-SEARCH_SIZES = {
-    "paper": {"epochs": 50, "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
-              "init_channels": 16, "layers": 5},
-    "quick": {"init_channels": 8, "layers": 5, "train_limit": 2560},
-    "smoke": {"init_channels": 4, "layers": 1},
-}
-TRAIN_SIZES = {
-    "paper": {"epochs": 200, "batch_size": 256, "learning_rate": 0.1, "init_channels": 16, "layers": 5},
-    "quick": {"init_channels": 8, "layers": 5},
-    "smoke": {"init_channels": 4, "layers": 1},
-}
 
 
 @dataclass(frozen=True)
@@ -412,11 +396,11 @@ class NB201Space(SearchSpace):
                      f"free): {profile['bench_flops_m']:.5f}M FLOPs, {profile['bench_params_m']:.6f}M params")
         return line
 
-    def search_sizes(self, preset: str) -> dict[str, Any]:
-        return {**SEARCH_PROTOCOL, **SEARCH_SIZES.get(preset, {})}
+    def search_protocol(self) -> dict[str, Any]:
+        return dict(SEARCH_PROTOCOL)
 
-    def train_sizes(self, preset: str) -> dict[str, Any]:
-        return {**TRAIN_PROTOCOL, **TRAIN_SIZES.get(preset, {})}
+    def train_protocol(self) -> dict[str, Any]:
+        return dict(TRAIN_PROTOCOL)
 
 
 NB201 = NB201Space("nb201", "NAS-Bench-201 cell: 4 nodes, 6 edges, 5 ops with none (15,625 cells)", PRIMITIVES)

@@ -16,6 +16,7 @@ from benchmarks.cli import main
 from benchmarks.driver import RunOptions, resolve_gpus, run
 from benchmarks.spec import Experiment, Parse, Setting
 from fairdarts_core import Genotype
+from fairdarts_core.sizes import PRESETS
 from tests.benchmarks.study_runs import captured, snapshot, trials_of
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ PARSE_SPEC = Experiment(
         Parse("darts", "darts"), Parse("sparse 0", "threshold_sparse", 0.0), Parse("sparse 0.01", "threshold_sparse", 0.01),
         Parse("sparse 1", "threshold_sparse", 1.0))),
         Setting("bad", "fair_darts", {"zero_one_weight": float("nan")})),
-    seeds=(0,), search_preset="smoke", train_preset="smoke")
+    seeds=(0,), sizes=PRESETS["smoke"])
 
 
 def _options(**kw) -> RunOptions:
@@ -110,7 +111,7 @@ def test_resume_with_rays_state_keeps_finished_trials(parse_axis, tmp_path):
 
 def test_a_parse_method_the_space_lacks_is_an_error_before_anything_runs(tmp_path):
     spec = Experiment("bad-parse", "t", (Setting("x", "darts", search={"space": "s3"},
-                                                 parses=(Parse("a", "argmax"),)),), (0,), "smoke", "smoke")
+                                                 parses=(Parse("a", "argmax"),)),), (0,), PRESETS["smoke"])
     with pytest.raises(ValueError, match="parse a: space s3 has no parse method 'argmax'"):
         run(spec, tmp_path / "out", _options())
     assert not (tmp_path / "out").exists() and not ray.is_initialized()
@@ -133,16 +134,16 @@ def test_studies_use_the_gpu_when_there_is_one_and_never_silently_the_cpu(monkey
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert resolve_gpus("auto", None, "paper") == (1.0, 2)
-    assert resolve_gpus("auto", None, "quick") == (0.25, 2)
-    assert resolve_gpus("cuda", 0.5, "quick") == (0.5, 2)
-    assert resolve_gpus("cpu", None, "paper") == (0.0, 0)
+    assert resolve_gpus("auto", None, PRESETS["paper"]) == (1.0, 2)
+    assert resolve_gpus("auto", None, PRESETS["quick"]) == (0.25, 2)
+    assert resolve_gpus("cuda", 0.5, PRESETS["quick"]) == (0.5, 2)
+    assert resolve_gpus("cpu", None, PRESETS["paper"]) == (0.0, 0)
     with pytest.raises(ValueError, match="the device is the CPU"):
-        resolve_gpus("cpu", 1.0, "paper")
+        resolve_gpus("cpu", 1.0, PRESETS["paper"])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_gpus("auto", None, "paper") == (0.0, 0)
+    assert resolve_gpus("auto", None, PRESETS["paper"]) == (0.0, 0)
     with pytest.raises(ValueError, match="no CUDA GPU"):
-        resolve_gpus("cuda", None, "paper")
+        resolve_gpus("cuda", None, PRESETS["paper"])
 
 
 def test_a_trial_given_a_gpu_it_cannot_see_fails_instead_of_using_the_cpu(monkeypatch):

@@ -15,18 +15,18 @@ import pytest
 import ray
 
 from benchmarks.cli import main
-from benchmarks.experiments import EXPERIMENTS
+from benchmarks.experiments import EXPERIMENTS, build_study
 from benchmarks.experiments.ablation import DEFAULT as ABLATION_DEFAULT
 from benchmarks.experiments.stats import mean_std
 from benchmarks.report import report
 from benchmarks.spec import row_name
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, profile_genotype
-from fairdarts_core.train import TRAIN_PRESETS
+from fairdarts_core.sizes import PRESETS
 from tests.benchmarks.study_runs import assert_png, captured, table_of, trials_of
 
 pytestmark = pytest.mark.slow
 
-SMOKE_TRAIN = TRAIN_PRESETS["smoke"]
+SMOKE_TRAIN = PRESETS["smoke"].train
 MANIFEST_KEYS = {"command", "git_sha", "versions", "device", "preset", "wall_seconds", "protocol"}
 SEEDS = {"stability": 2, "comparison": 2}  # the others: 1 seed keeps them short
 
@@ -54,11 +54,11 @@ def study(request, tmp_path_factory, nb201_table_file) -> tuple[str, Path]:
 
 def trained_labels(name: str) -> set[str]:
     """The settings of a study's smoke preset that train their cells (the others are looked up or profiled)."""
-    return {s.label for s in EXPERIMENTS[name].build("smoke", seeds=SEEDS.get(name, 1)).settings if s.train}
+    return {s.label for s in build_study(EXPERIMENTS[name], PRESETS["smoke"], SEEDS.get(name, 1)).settings if s.train}
 
 
 def expected_rows(name: str) -> list[tuple[str, str, int]]:
-    experiment = EXPERIMENTS[name].build("smoke", seeds=SEEDS.get(name, 1))
+    experiment = build_study(EXPERIMENTS[name], PRESETS["smoke"], SEEDS.get(name, 1))
     return [(c["setting"]["label"], p, c["seed"]) for c in experiment.trial_configs()
             for p in ([p["label"] for p in c["setting"]["parses"]] or [""])]
 
@@ -149,7 +149,7 @@ def _run_of(name: str, tmp_path_factory, nb201_table: Path | None = None) -> Pat
         out = tmp_path_factory.mktemp(name) / "out"
         argv = ["experiment", name, "--preset", "smoke", "--out", str(out), "--num-cpus", "1", "--device", "cpu",
                 "--seeds", str(SEEDS.get(name, 1))]
-        if getattr(EXPERIMENTS[name], "NEEDS_NB201_TABLE", False):
+        if EXPERIMENTS[name].NEEDS_NB201_TABLE:
             argv += ["--nb201-table", str(nb201_table)]
         code, stdout = captured(main, argv)
         assert code == 0, stdout

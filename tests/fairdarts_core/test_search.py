@@ -1,5 +1,5 @@
-"""The shared search loop: second order, single level, indicators, presets, the fast step against the
-plain one. Determinism and resume are tested for every variant in tests/variants/test_registry.py."""
+"""The shared search loop: second order, single level, indicators, the fast step against the plain
+one. Determinism and resume are tested for every variant in tests/variants/test_registry.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from torch.func import functional_call
 
 from fairdarts_core.data import Augment, Batches
 from fairdarts_core.search import SearchConfig, build_supernet, hessian_eigenvalue, make_optimizers, search, \
-    search_config, search_step, unrolled_arch_grads, weight_indicators
+    search_step, unrolled_arch_grads, weight_indicators
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.variant import Progress
 from fairdarts_core.spaces import get_space
 from variants import VARIANTS, make_variant
@@ -130,26 +131,13 @@ def test_hessian_eigenvalue_is_finite():
     assert math.isfinite(eig)
 
 
-def test_search_config_presets_take_the_variants_learning_rates():
-    fair, darts = make_variant("fair_darts"), make_variant("darts")
-    assert search_config("paper", fair).batch_size == 128
-    assert search_config("paper", fair).arch_learning_rate == 3e-3
-    assert search_config("paper", darts).batch_size == 64
-    assert search_config("quick", fair).arch_learning_rate == pytest.approx(3e-3 * 30)
-    assert search_config("quick", darts, {"epochs": 9}).epochs == 9
-    with pytest.raises(ValueError, match="unknown search option"):
-        search_config("quick", darts, {"epoch": 9})
-    with pytest.raises(ValueError, match="unknown search preset"):
-        search_config("fast", darts)
-
-
 def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
     """One search_step on a fresh seed-0 supernet of the fast or the plain path; what it computed."""
     (x_t, y_t), (x_v, y_v) = batches
     saved = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        config = search_config("smoke", variant, {"fast": fast, "channels_last": fast, "seed": 0})
+        config = PRESETS["smoke"].search_config(variant, {"fast": fast, "channels_last": fast, "seed": 0})
         model = build_supernet(variant, config, 10, torch.device("cpu"))
     finally:
         torch.set_default_dtype(saved)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fairdarts_core.search import search_config
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
 from variants import make_variant
 
@@ -30,7 +30,7 @@ def test_fairdarts_repository_darts_has_seven_ops_and_the_original_eight():
 
 @pytest.mark.parametrize("preset", ["paper", "quick"])
 def test_original_darts_uses_its_adam_betas_and_order_in_every_preset(preset):
-    v1, v2, repo = (search_config(preset, make_variant(n)) for n in ("darts_v1", "darts_v2", "darts"))
+    v1, v2, repo = (PRESETS[preset].search_config(make_variant(n)) for n in ("darts_v1", "darts_v2", "darts"))
     assert (v1.arch_beta1, v1.order) == (0.5, "first")
     assert (v2.arch_beta1, v2.order) == (0.5, "second")
     assert (repo.arch_beta1, repo.order) == (0.9, "first")
@@ -38,6 +38,6 @@ def test_original_darts_uses_its_adam_betas_and_order_in_every_preset(preset):
 
 
 def test_paper_preset_is_the_published_darts_search():
-    config = search_config("paper", make_variant("darts_v2"))
+    config = PRESETS["paper"].search_config(make_variant("darts_v2"))
     assert (config.epochs, config.batch_size, config.learning_rate, config.learning_rate_min) == (50, 64, 0.025, 0.001)
     assert config.arch_learning_rate == 3e-4 and (config.init_channels, config.layers) == (16, 8)

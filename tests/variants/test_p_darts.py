@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet, search, search_config
+from fairdarts_core.search import SearchConfig, build_supernet, search
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
 from fairdarts_core.variant import Progress, Stage
 from variants import make_variant
@@ -162,11 +163,11 @@ def test_plan_and_paper_preset():
     assert [(s.epochs, s.cells, s.ops) for s in plan] == [(25, 5, None), (25, 11, None), (25, 17, None)]
     assert [s.epochs for s in PD.plan(4, 5, SPACE)] == [2, 1, 1]  # quick preset: the extra epoch to stage 1
     assert [(s.epochs, s.cells) for s in PD.plan(2, 3, SPACE)] == [(1, 3), (1, 9)]  # smoke: 2 of the 3 stages
-    paper = search_config("paper", PD)
+    paper = PRESETS["paper"].search_config(PD)
     assert (paper.epochs, paper.layers, paper.batch_size, paper.init_channels) == (75, 5, 96, 16)
     assert (paper.learning_rate, paper.learning_rate_min, paper.arch_learning_rate) == (0.025, 0.0, 6e-4)
     assert (paper.arch_beta1, paper.arch_beta2, paper.arch_weight_decay, paper.order) == (0.5, 0.999, 1e-3, "first")
-    quick = search_config("quick", PD)
+    quick = PRESETS["quick"].search_config(PD)
     assert quick.arch_grad_clip == paper.arch_grad_clip == 5.0 and quick.layers == 5 and quick.epochs == 4
     assert len(PRIMS) == 8 and PRIMS[0] == "none"
 

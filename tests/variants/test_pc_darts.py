@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet, search_config
+from fairdarts_core.search import SearchConfig, build_supernet
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
 from fairdarts_core.spaces.darts import SearchCell, search_op
 from fairdarts_core.variant import Progress
@@ -211,9 +212,9 @@ def test_arch_steps_start_at_epoch_15_of_50():
 
 
 def test_paper_preset_is_the_published_pc_darts_search():
-    c = search_config("paper", make_variant("pc_darts"))
+    c = PRESETS["paper"].search_config(make_variant("pc_darts"))
     assert (c.epochs, c.batch_size, c.learning_rate, c.learning_rate_min, c.momentum) == (50, 256, 0.1, 0.0, 0.9)
     assert (c.weight_decay, c.grad_clip, c.init_channels, c.layers, c.order) == (3e-4, 5.0, 16, 8, "first")
     assert (c.arch_learning_rate, c.arch_beta1, c.arch_beta2, c.arch_weight_decay) == (6e-4, 0.5, 0.999, 1e-3)
-    assert search_config("quick", make_variant("pc_darts")).arch_learning_rate == pytest.approx(6e-4 * 30)
+    assert PRESETS["quick"].search_config(make_variant("pc_darts")).arch_learning_rate == pytest.approx(6e-4 * 30)
     assert make_variant("pc_darts").primitives(DARTS_SPACE) == PRIMS and PRIMS[0] == "none" and len(PRIMS) == 8

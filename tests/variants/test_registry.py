@@ -14,7 +14,8 @@ import torch
 
 from fairdarts_core.checkpoint import load_checkpoint
 from fairdarts_core.data import load_digits
-from fairdarts_core.search import SearchConfig, search, search_config
+from fairdarts_core.search import SearchConfig, search
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model
 from variants import METHODS, SAMPLERS, VARIANTS, make_method, make_variant
@@ -123,15 +124,8 @@ def test_samplers_do_not_search_but_sample_every_space(name, search_set):
         space.check_genotype(genotype)
 
 
-def _supports(name: str, space: str) -> bool:
-    try:
-        _variant(name).check_space(get_space(space))
-        return True
-    except ValueError:
-        return False
-
-
-@pytest.mark.parametrize("name, space", [(n, s) for n in VARIANTS for s in SPACES if s != "darts" and _supports(n, s)])
+@pytest.mark.parametrize("name, space", [(n, s) for n in VARIANTS for s in SPACES
+                                         if s != "darts" and make_variant(n).supports(get_space(s))])
 def test_every_variant_searches_every_space_it_supports(name, space, search_set):
     (record,) = list(search(_variant(name), search_set, replace(TINY, space=space, epochs=1)))
     assert math.isfinite(record["train_loss"])
@@ -159,7 +153,7 @@ def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_tr
     """Smoke preset, seed 0, one thread, against tests/fixtures/golden_search_smoke.json (its recorder
     sits beside it)."""
     variant = make_variant(name)
-    records = list(search(variant, digits_train, search_config("smoke", variant, {"seed": 0})))
+    records = list(search(variant, digits_train, PRESETS["smoke"].search_config(variant, {"seed": 0})))
     golden = GOLDEN[name]
     same_path = abs(records[0]["train_loss"] - golden["train_loss"][0]) < SAME_FLOAT_PATH
     if same_path:

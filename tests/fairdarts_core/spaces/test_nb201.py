@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from fairdarts_core.genotype import Genotype, GenotypeError, family_of_text, load_genotype
-from fairdarts_core.search import SearchConfig, build_supernet, search, search_config
+from fairdarts_core.search import SearchConfig, build_supernet, search
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import GENOTYPE_FAMILIES, SPACES, get_space, space_of
 from fairdarts_core.spaces.nb201 import EDGES, NB201, PRIMITIVES, SearchCell, TinyNetwork
-from fairdarts_core.train import TrainConfig, build_model, evaluate, train, train_config
+from fairdarts_core.train import TrainConfig, build_model, evaluate, train
 from variants import make_variant
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "nb201_official.json").read_text())
@@ -343,8 +344,8 @@ def test_the_variants_mixed_op_factory_builds_every_edge():
 
 def test_smoke_search_writes_nb201_genotypes_and_one_weight_matrix(search_set):
     variant = make_variant("darts_v1")
-    config = replace(search_config("smoke", variant, {"space": "nb201"}), epochs=1, train_limit=32, gap_images=16,
-                     channels_last=False)
+    config = replace(PRESETS["smoke"].search_config(variant, {"space": "nb201"}), epochs=1, train_limit=32,
+                     gap_images=16, channels_last=False)
     (record,) = list(search(variant, search_set, config))
     assert set(record["weights"]) == {"cell"} and np.asarray(record["weights"]["cell"]).shape == (6, 5)
     genotype = Genotype.from_json(record["genotype"])
@@ -410,7 +411,7 @@ def test_training_runs_with_the_benchmark_protocol_and_folded_batchnorm_scores_t
     from fairdarts_core.inference import fold_batchnorm
 
     genotype = Genotype.from_string(FIXTURE["arch"])
-    config = replace(train_config("smoke", "nb201"), epochs=1, train_limit=32, test_limit=16)
+    config = replace(PRESETS["smoke"].train_config("nb201"), epochs=1, train_limit=32, test_limit=16)
     assert (config.nesterov, config.weight_decay, config.cutout, config.auxiliary_weight, config.drop_path_prob,
             config.grad_clip) == (True, 5e-4, 0, 0.0, 0.0, 0.0)
     (record,) = list(train(genotype, tiny_set, tiny_set, config))
@@ -430,13 +431,13 @@ def test_training_runs_with_the_benchmark_protocol_and_folded_batchnorm_scores_t
 
 # ----- presets ------------------------------------------------------------------------------------
 def test_paper_presets_are_the_nb201_protocols():
-    s = search_config("paper", make_variant("darts_v1"), {"space": "nb201"})
+    s = PRESETS["paper"].search_config(make_variant("darts_v1"), {"space": "nb201"})
     assert (s.epochs, s.batch_size, s.init_channels, s.layers) == (50, 64, 16, 5)
     assert (s.learning_rate, s.learning_rate_min, s.momentum, s.nesterov, s.weight_decay, s.grad_clip) == \
         (0.025, 0.001, 0.9, True, 5e-4, 5.0)
     assert s.weight_step_first and s.order == "first"
     assert (s.arch_learning_rate, s.arch_beta1, s.arch_weight_decay) == (3e-4, 0.5, 1e-3)  # the variant's
-    t = train_config("paper", "nb201")
+    t = PRESETS["paper"].train_config("nb201")
     assert (t.epochs, t.batch_size, t.learning_rate, t.learning_rate_min, t.momentum, t.nesterov, t.weight_decay) == \
         (200, 256, 0.1, 0.0, 0.9, True, 5e-4)
     assert (t.cutout, t.auxiliary_weight, t.drop_path_prob, t.init_channels, t.layers) == (0, 0.0, 0.0, 16, 5)
@@ -444,10 +445,10 @@ def test_paper_presets_are_the_nb201_protocols():
 
 @pytest.mark.parametrize("preset", ["quick", "smoke"])
 def test_short_presets_keep_the_protocol_at_cpu_sizes(preset):
-    s = search_config(preset, make_variant("darts_v1"), {"space": "nb201"})
+    s = PRESETS[preset].search_config(make_variant("darts_v1"), {"space": "nb201"})
     assert s.space == "nb201" and s.nesterov and s.weight_step_first and s.weight_decay == 5e-4
     assert (s.init_channels, s.layers) == ((8, 5) if preset == "quick" else (4, 1))
-    assert s.epochs == search_config(preset, make_variant("darts_v1")).epochs
-    t = train_config(preset, "nb201")
+    assert s.epochs == PRESETS[preset].search_config(make_variant("darts_v1")).epochs
+    t = PRESETS[preset].train_config("nb201")
     assert t.nesterov and t.cutout == 0 and t.auxiliary_weight == 0 and t.drop_path_prob == 0
     assert SearchConfig(space="nb201").space == "nb201" and TrainConfig().init_channels == 36
