@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet, search, search_config
+from fairdarts_core.search import SearchConfig, search, search_config
+from fairdarts_core.search_run import build_supernet
 from fairdarts_core.spaces import get_space
 from fairdarts_core.variant import Progress, Stage
 from variants import make_variant
