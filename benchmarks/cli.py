@@ -195,7 +195,7 @@ def _add_parse(sub) -> None:
 
 
 def _add_search(sub, help_variant: str | None = None) -> None:
-    from fairdarts_core.search import SearchConfig
+    from fairdarts_core.search_config import SearchConfig
     from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import SPACES
     from variants import METHODS, VARIANTS

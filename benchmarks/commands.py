@@ -128,6 +128,22 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _epoch_progress(epochs: int, shown: tuple[str, ...]):
+    """(on_epoch, on_step) of a run's console display: a step bar within each epoch and, after each, a
+    line with the record's `shown` values; the bar of epoch 1 starts now."""
+    from .pipeline import format_epoch
+    from .progress import StepProgress
+
+    progress = StepProgress()
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        progress.start(f"epoch {record['epoch'] + 2}/{epochs}")
+        _say(format_epoch(record, epochs, shown))
+
+    progress.start(f"epoch 1/{epochs}")
+    return on_epoch, progress
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import DEFAULT_SPACE, get_space
@@ -135,9 +151,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from variants import METHODS, make_method
 
     from .options import as_flags, collect, method_options
-    from .pipeline import (GROUND_TRUTH, SEARCH_PROGRESS, check_nb201_table, format_epoch, prepare_out_dir,
-                           run_search, write_json)
-    from .progress import StepProgress
+    from .pipeline import GROUND_TRUTH, SEARCH_PROGRESS, check_nb201_table, prepare_out_dir, run_search, write_json
 
     sizes = PRESETS.get(args.preset)
     with as_flags(args.variant_names):
@@ -165,17 +179,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     train_set, _ = _data(args)
     _say(f"searching: {method.describe()} | space {config.space}, preset {args.preset}, {config.epochs} epochs, "
          f"C={config.init_channels}, {config.layers} cells, batch {config.batch_size}, {train_set.name}, {device}")
-    progress = StepProgress()
-
     shown = SEARCH_PROGRESS + (tuple(GROUND_TRUTH) if table is not None else ())
-
-    def on_epoch(record):
-        progress.start(f"epoch {record['epoch'] + 2}/{config.epochs}")
-        _say(format_epoch(record, config.epochs, shown))
-
-    progress.start(f"epoch 1/{config.epochs}")
+    on_epoch, on_step = _epoch_progress(config.epochs, shown)
     genotype = run_search(method, train_set, config, args.out, device, args.resume, on_epoch=on_epoch,
-                          on_step=progress, nb201_table=table)
+                          on_step=on_step, nb201_table=table).genotype
     _say(f"genotype: {genotype.to_string()}")
     if table is not None:
         truth = table.lookup(genotype)
@@ -189,8 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fairdarts_core.spaces import space_of
 
     from .options import as_flags, collect
-    from .pipeline import TRAIN_PROGRESS, format_epoch, run_train
-    from .progress import StepProgress
+    from .pipeline import TRAIN_PROGRESS, run_train
 
     sizes = PRESETS.get(args.preset)
     genotype = _genotype(args.genotype, args.space)
@@ -207,15 +213,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_set, test_set = _data(args)
     _say(f"training {args.genotype} | preset {args.preset}: {config.epochs} epochs, C={config.init_channels}, "
          f"{config.layers} cells, batch {config.batch_size}, lr {config.learning_rate}, {train_set.name}, {device}")
-    progress = StepProgress()
-
-    def on_epoch(record):
-        progress.start(f"epoch {record['epoch'] + 2}/{config.epochs}")
-        _say(format_epoch(record, config.epochs, TRAIN_PROGRESS))
-
-    progress.start(f"epoch 1/{config.epochs}")
+    on_epoch, on_step = _epoch_progress(config.epochs, TRAIN_PROGRESS)
     result = run_train(genotype, train_set, test_set, config, args.out, device, args.resume, on_epoch=on_epoch,
-                       on_step=progress)
+                       on_step=on_step)
     _say(f"{args.genotype}: test accuracy {result['test_acc']:.2f}% on {test_set.name} after {config.epochs} "
          f"epochs (C={config.init_channels}, {config.layers} cells) | paper-scale network: "
          + space.describe_profile(result))

@@ -2,7 +2,8 @@
 
 `run_experiment(args)` is the CLI's entry; `run(experiment, out, options)` takes an Experiment object,
 so tests and scripts can run a spec of their own. Trials are grid points over (setting, seed); each
-trial's work lives in OUT/work/<setting>__seed<N> (`benchmarks.trials`), Ray's state in OUT/ray.
+trial's work lives in OUT/work/<setting>__seed<N> (`benchmarks.trials`), Ray's state and each
+trial's reported curves (Tune's CSV, JSON and TensorBoard loggers) in OUT/ray.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ def _run_tune(experiment: Experiment, options: RunOptions, common: dict[str, Any
     from .trials import tune_trainable
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # Tune's default loggers stay on: each trial's folder under the storage holds its reported curves
+    # (progress.csv, result.json, TensorBoard events), so `tensorboard --logdir OUT/ray` shows them all.
     init = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
     if options.address:
         ray.init(address=options.address, **init)

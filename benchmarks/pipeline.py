@@ -10,17 +10,18 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
 from fairdarts_core.data import ImageSet
-from fairdarts_core.genotype import Genotype
+from fairdarts_core.genotype import Genotype, GenotypeError
 from fairdarts_core.nb201_table import NB201Table, lookup_columns
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
-from fairdarts_core.search import ParseSpec, SearchConfig, search
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search import ParseSpec, search
 from fairdarts_core.train import TrainConfig, train
 from fairdarts_core.variant import Variant
 
@@ -92,10 +93,60 @@ def check_nb201_table(table: NB201Table | None, space: str) -> None:
         raise ValueError(f"--nb201-table looks up NB201 cells; this search is in the {space} space (--space nb201)")
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """A finished search, as its files hold it: the last history row (with the KEY@LABEL columns of the
+    extra parses and any ground truth), the final weights (alphas.json without its history), the wall
+    seconds, and per parse label ("": the variant's own parse) the genotype or the error parsing it."""
+
+    last: dict[str, Any]
+    final_weights: dict[str, Any]
+    wall_seconds: float
+    genotypes: dict[str, Genotype | GenotypeError | KeyError]
+
+    @property
+    def genotype(self) -> Genotype:
+        """The variant's own parse of the final weights."""
+        return Genotype.from_json(self.last["genotype"])
+
+    @classmethod
+    def of(cls, last: dict[str, Any], final_weights: dict[str, Any], wall_seconds: float,
+           labels: Sequence[str] = ()) -> "SearchResult":
+        genotypes: dict[str, Genotype | GenotypeError | KeyError] = {}
+        for label in list(labels) or [""]:
+            try:
+                genotypes[label] = Genotype.from_json(last["genotype" if not label else f"genotype@{label}"])
+            except (GenotypeError, KeyError) as err:
+                genotypes[label] = err
+        return cls(last, final_weights, wall_seconds, genotypes)
+
+
+def read_search_result(out: Path, labels: Sequence[str] = ()) -> SearchResult:
+    """The SearchResult of a search that `run_search` finished in `out` (read from its files)."""
+    with (out / "history.csv").open(encoding="utf-8") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    alphas = json.loads((out / "alphas.json").read_text())
+    final = {k: v for k, v in alphas.items() if k not in ("history", "options", "variant")}
+    wall = float(json.loads((out / "search.json").read_text())["wall_seconds"])
+    return SearchResult.of({k: _csv_value(v) for k, v in last.items() if v != ""}, final, wall, labels)
+
+
+def _csv_value(text: str) -> Any:
+    """A history cell back as the value write_csv wrote: an int, a float, a bool or the string."""
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_dir: str | Path,
                device: torch.device | str = "cpu", resume: bool = False, on_epoch: OnEpoch | None = None,
                figures: bool = True, parses: Sequence[ParseSpec] = (), on_step: OnStep | None = None,
-               nb201_table: NB201Table | None = None) -> Genotype:
+               nb201_table: NB201Table | None = None) -> SearchResult:
     """Search and write genotype.json, alphas.json, history.csv, checkpoint.pt and figures/ to out_dir.
     Each extra parse setting's per-epoch genotype and indicators become history columns KEY@LABEL; with an
     NB201 table, the table's values of each epoch's cell become columns nb201_<column> (ground truth)."""
@@ -117,21 +168,20 @@ def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_
     genotype = Genotype.from_json(history[-1]["genotype"])
     space = get_space(config.space)
     kinds = list(weights_history[-1])
+    final = {"activation": variant.activation, "space": space.name, "primitives": list(variant.primitives(space)),
+             **{k: weights_history[-1][k] for k in kinds}}
     write_json(out / "genotype.json", genotype.to_dict())
-    write_json(out / "alphas.json", {
-        "variant": variant.name, "options": variant.options(), "activation": variant.activation,
-        "space": space.name, "primitives": list(variant.primitives(space)),
-        **{k: weights_history[-1][k] for k in kinds},
-        "history": {k: [w[k] for w in weights_history] for k in kinds},
-    })
+    write_json(out / "alphas.json", {"variant": variant.name, "options": variant.options(), **final,
+                                     "history": {k: [w[k] for w in weights_history] for k in kinds}})
+    result = SearchResult.of(history[-1], final, time.time() - began, [label for label, _, _ in parses])
     write_json(out / "search.json", {"variant": variant.name, "description": variant.describe(),
                                      "options": variant.options(), "config": asdict(config),
                                      "dataset": train_set.name, "normalization": data_record(train_set),
-                                     "device": str(device), "wall_seconds": time.time() - began,
+                                     "device": str(device), "wall_seconds": result.wall_seconds,
                                      **({"nb201_table": nb201_table.path} if nb201_table is not None else {})})
     if figures:
         draw_search_figures(out)
-    return genotype
+    return result
 
 
 def draw_search_figures(out: Path) -> list[Path]:

@@ -26,7 +26,7 @@ from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.variant import Sampler
 
-from .pipeline import run_search, run_train, write_json
+from .pipeline import SearchResult, read_search_result, run_search, run_train, write_json
 from .spec import flat_config, trial_key
 
 Report = Callable[[dict[str, Any]], None]
@@ -60,39 +60,38 @@ def genotype_key(genotype: Genotype) -> str:
 
 def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: Path, train_set,
               device, report: Report, table: NB201Table | None = None
-              ) -> tuple[dict[str, Genotype | Exception], dict[str, Any], float]:
+              ) -> tuple[dict[str, Genotype | Exception], SearchResult | None, float]:
     """Search (or sample, or take the given genotype); ({parse label: genotype or the error that parse
-    raised}, search summary columns, seconds). An NB201 search with a table records its ground truth per
-    epoch."""
+    raised}, the search's result (None without a search), seconds). A finished search is read back from
+    its files, never run again. An NB201 search with a table records its ground truth per epoch."""
     from variants import make_method
 
     began = time.time()
     if not setting["variant"]:
-        return {"": _given_genotype(setting["genotype"])}, {}, 0.0
+        return {"": _given_genotype(setting["genotype"])}, None, 0.0
     method = make_method(setting["variant"], **setting["options"])
     space = get_space(setting["search"].get("space", DEFAULT_SPACE))
     if isinstance(method, Sampler):
-        return {"": method.with_options(count=1).sample(seed, space)[0]}, {}, time.time() - began
+        return {"": method.with_options(count=1).sample(seed, space)[0]}, None, time.time() - began
     parses = [(p["label"], p["method"], p["threshold"]) for p in setting["parses"]]
     out = work / "search"
-    if not (out / "alphas.json").is_file():  # a finished search is never run again
+    if (out / "alphas.json").is_file():
+        result = read_search_result(out, [label for label, _, _ in parses])
+    else:
         cfg = PRESETS.get(config["preset"]).search_config(method, {**setting["search"], "seed": seed})
-        run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
-                   on_epoch=lambda r: report(_metrics("search", r)),
-                   nb201_table=table if cfg.space == "nb201" else None)
-    last = _last_row(out / "history.csv")
-    summary = {f"search_{key}": float(last[key]) for key in SEARCH_SUMMARY if key in last}
-    summary["search_seconds"] = float(json.loads((out / "search.json").read_text())["wall_seconds"])
-    alphas = json.loads((out / "alphas.json").read_text())
-    summary["final_weights"] = {k: v for k, v in alphas.items() if k not in ("history", "options", "variant")}
-    genotypes: dict[str, Genotype | Exception] = {}
-    for label in [p[0] for p in parses] or [""]:
-        column = "genotype" if not label else f"genotype@{label}"
-        try:
-            genotypes[label] = Genotype.from_json(last[column])
-        except (GenotypeError, KeyError) as err:
-            genotypes[label] = err
-    return genotypes, summary, summary["search_seconds"]
+        result = run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
+                            on_epoch=lambda r: report(_metrics("search", r)),
+                            nb201_table=table if cfg.space == "nb201" else None)
+    return dict(result.genotypes), result, result.wall_seconds
+
+
+def _search_summary(result: SearchResult | None) -> dict[str, float]:
+    """The search's columns of every row: the last epoch's SEARCH_SUMMARY indicators and its seconds."""
+    if result is None:
+        return {}
+    summary = {f"search_{key}": float(result.last[key]) for key in SEARCH_SUMMARY if key in result.last}
+    summary["search_seconds"] = result.wall_seconds
+    return summary
 
 
 def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
@@ -110,8 +109,9 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
     train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"),
                                        cache_dir=config.get("cache_dir"))
     table = open_table(config["nb201_table"]) if config.get("nb201_table") else None
-    genotypes, summary, search_seconds = _searched(setting, config, seed, work, train_set, device, report, table)
-    weights = summary.pop("final_weights", None)
+    genotypes, searched, search_seconds = _searched(setting, config, seed, work, train_set, device, report, table)
+    summary = _search_summary(searched)
+    weights = searched.final_weights if searched is not None else None
     rows, trained = [], {}
     for parse_label, genotype in genotypes.items():
         row = {"label": setting["label"], "parse": parse_label, "seed": seed, "variant": setting["variant"] or "",
@@ -122,7 +122,7 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
             row.update(status="error", error=f"{type(genotype).__name__}: {genotype}")
             continue
         if parse_label:
-            row.update({f"search_{k}": float(v) for k, v in _parse_columns(work, parse_label).items()})
+            row.update({f"search_{k}": float(v) for k, v in _parse_columns(searched.last, parse_label).items()})
         space = space_of(genotype)
         row.update(genotype=genotype.to_json(), space=row["space"] or space.name,
                    skips_normal=genotype.skip_count(space.cell_kinds[0]),
@@ -173,18 +173,10 @@ def _train(genotype: Genotype, config: dict[str, Any], seed: int, out: Path, tra
             "train_channels": tcfg.init_channels, "train_layers": tcfg.layers, "trained_as": ""}
 
 
-def _parse_columns(work: Path, label: str) -> dict[str, str]:
-    last = _last_row(work / "search" / "history.csv")
+def _parse_columns(last: dict[str, Any], label: str) -> dict[str, Any]:
+    """The last epoch's indicators of the extra parse `label` (history columns KEY@LABEL)."""
     return {key: last[f"{key}@{label}"] for key in ("disc_gap", "acc_discrete", "param_free_fraction")
             if f"{key}@{label}" in last}
-
-
-def _last_row(path: Path) -> dict[str, str]:
-    import csv
-
-    with path.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return rows[-1]
 
 
 def trial_device(config: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, TypeVar
 
 from .registry import Registry
-from .search import SearchConfig
+from .search_config import SearchConfig
 from .spaces import DEFAULT_SPACE, get_space
 from .train import TrainConfig
 from .variant import Variant

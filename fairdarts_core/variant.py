@@ -4,9 +4,10 @@
 A variant declares its architecture parameters and their init, turns them into activated weights
 (`weights`, used by every order, the parse, the gap and the Hessian), may swap the mixed op, add
 an architecture loss, put hooks on op outputs for the search's progress, skip arch steps while it
-warms up, plan stages and prune between them, and parse. Every default is plain DARTS; the shared
-loop (`fairdarts_core.search`) calls these and nothing else. Options are dataclass fields whose
-comments are their help text; ablations are field overrides (`with_options`).
+warms up, plan stages and prune between them, parse, and name the indicators a search records of
+its weights. Every default is plain DARTS; the shared loop (`fairdarts_core.search`) calls these
+and nothing else. Options are dataclass fields whose comments are their help text; ablations are
+field overrides (`with_options`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from .genotype import Genotype
+from .losses import zero_one_loss
 from .mixed_op import MixedOpFactory, mixed_op
 from .spaces import parse_methods
 from .spaces.darts.parse import DEFAULT_THRESHOLD
@@ -178,6 +180,11 @@ class Variant(Options):
     def arch_loss(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """An extra loss on the weights, added to the cross-entropy in both steps; None for none."""
         return None
+
+    def indicators(self, weights: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        """What the search records of the activated weights each epoch: the zero-one loss (L2 form), how
+        far the weights are from 0 or 1 whatever the variant trains with."""
+        return {"zero_one_loss": zero_one_loss(torch.cat(list(weights.values())), "l2").item()}
 
     # ----- the search's progress ---------------------------------------------------------------
     def hooks(self, net: nn.Module, progress: Progress) -> list[Any]:

@@ -45,3 +45,7 @@ class FairDARTS(Variant):
             return None
         stacked = torch.cat(list(weights.values()))  # every cell kind's (edges, ops), stacked
         return self.zero_one_weight * zero_one_loss(stacked, self.zero_one_form)
+
+    def indicators(self, weights) -> dict[str, float]:
+        """The zero-one loss in the form this search trains with."""
+        return {"zero_one_loss": zero_one_loss(torch.cat(list(weights.values())), self.zero_one_form).item()}

@@ -91,7 +91,7 @@ def chance_dominated(space_name: str) -> float:
     """The share of uniformly random cells of the space that are skip-dominated: each kept edge's op drawn
     independently and uniformly from those a parse can keep (NB201: its 5 ops, none included, on 6 edges,
     = the share of the 15,625 cells; DARTS cells: the ops bar none, 2 edges per node in every cell kind)."""
-    from fairdarts_core.search import PARAMETER_FREE_OPS
+    from fairdarts_core.indicators import PARAMETER_FREE_OPS
     from fairdarts_core.spaces import get_space
 
     space = get_space(space_name)
@@ -107,7 +107,7 @@ def chance_dominated(space_name: str) -> float:
 def _final_free(ok: pd.DataFrame) -> pd.Series:
     """The parameter-free fraction of each finished row's genotype (sampled ones included)."""
     from fairdarts_core import Genotype
-    from fairdarts_core.search import param_free_fraction
+    from fairdarts_core.indicators import param_free_fraction
 
     values = [param_free_fraction(Genotype.from_json(g)) for g in ok.get("genotype", pd.Series(dtype=str)).dropna()]
     return pd.Series(values, dtype=float)

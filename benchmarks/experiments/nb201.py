@@ -78,7 +78,7 @@ def ground_truth_row(ok: pd.DataFrame) -> dict[str, str]:
 def param_free_edges(ok: pd.DataFrame) -> pd.Series:
     """How many of each finished row's 6 NB201 edges hold an op without parameters (none, skip, pooling)."""
     from fairdarts_core import Genotype
-    from fairdarts_core.search import param_free_fraction
+    from fairdarts_core.indicators import param_free_fraction
 
     genotypes = ok.get("genotype", pd.Series(dtype=str)).dropna()
     return pd.Series([6 * param_free_fraction(Genotype.from_json(g)) for g in genotypes], dtype=float)

@@ -3,7 +3,7 @@
 Every measurement builds the model, runs `--warmup` untimed steps, then times `--steps` steps one by
 one (with `torch.cuda.synchronize()` around each on CUDA) and reports the median.
 
-  search  one step of the variant's search, `fairdarts_core.search.search_step` as the loop runs it:
+  search  one step of the variant's search, `SearchRun.step` as the loop runs it:
           fetch a search-val and a search-train batch, arch step (first or second order: forward,
           gradient w.r.t. the architecture parameters, Adam step), weight step (forward, gradient
           w.r.t. the weights, clip 5, SGD step). Defaults: C=16, 8 cells, the variant's published

@@ -36,32 +36,32 @@ def _n_per_split(args: argparse.Namespace) -> int:
 
 
 def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
+    """One `SearchRun.step` of the variant in stage --stage, as the search runs it (--reference: the
+    official code's full backward, plain mixed op and DataLoader)."""
     from fairdarts_core.data import Augment, Batches, search_split
-    from fairdarts_core.search import build_supernet, make_optimizers, search_step
     from fairdarts_core.sizes import PRESETS
-    from fairdarts_core.spaces import get_space
+    from fairdarts_core.search_run import SearchRun
     from fairdarts_core.variant import Progress
     from variants import make_variant
 
     variant = make_variant(args.variant)
     ref = args.reference
-    space = get_space(args.space)
     config = PRESETS["paper"].search_config(variant, {
-        "space": space.name, "batch_size": args.batch_size, "init_channels": args.init_channels,
+        "space": args.space, "batch_size": args.batch_size, "init_channels": args.init_channels,
         "layers": args.layers, "order": args.order, "fast": not ref, "channels_last": not ref,
     })
-    stages = variant.plan(config.epochs, config.layers, space)
-    if not 0 <= args.stage < len(stages):
-        raise ValueError(f"--stage {args.stage}: {variant.name} has stages 0..{len(stages) - 1}")
-    stage = _stage(variant, space, stages, args.stage)
+    run = SearchRun(variant, config, device, full_backward=ref)
+    if not 0 <= args.stage < len(run.stages):
+        raise ValueError(f"--stage {args.stage}: {variant.name} has stages 0..{len(run.stages) - 1}")
+    _prune_before(run, args.stage)
     n = _n_per_split(args)
     data = synthetic_image_set(2 * n, seed=config.seed)
-    model = build_supernet(variant, config, data.num_classes, device, stage, args.stage)
-    w_optimizer, a_optimizer, _ = make_optimizers(model, config, stage.epochs)
-    done = sum(s.epochs for s in stages[:args.stage])
-    progress = Progress(args.stage, len(stages), done, sum(s.epochs for s in stages), 0, stage.epochs)
-    variant.hooks(model, progress)
-    model.train()
+    run.start_stage(data.num_classes, args.stage)
+    stage = run.stages[args.stage]
+    done = sum(s.epochs for s in run.stages[:args.stage])
+    variant.hooks(run.model, Progress(args.stage, len(run.stages), done, sum(s.epochs for s in run.stages), 0,
+                                      stage.epochs))
+    run.model.train()
     if ref:
         dataset = PILImageDataset(data, reference_transform(data.mean, data.std))
         train_queue = reference_loader(dataset, config.batch_size, device, indices=range(n))
@@ -84,32 +84,27 @@ def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
             val = next(val_stream)
             return next(train_stream), val
         data_desc = "Batches (uint8 on device)"
-    lr = w_optimizer.param_groups[0]["lr"]
 
     def step():
-        train_xy, val_xy = next_batches()
-        return search_step(model, variant, space, config, w_optimizer, a_optimizer, train_xy, val_xy, lr,
-                           full_backward=ref)
+        return run.step(*next_batches())
 
-    meta = {"variant": variant.name, "space": space.name, "order": config.order, "stage": args.stage,
+    meta = {"variant": variant.name, "space": run.space.name, "order": config.order, "stage": args.stage,
             "cells": stage.cells, "init_channels": config.init_channels, "layers": config.layers,
             "data": data_desc, "memory_format": "channels_last" if config.channels_last else "nchw",
             "mixed_op": "fast" if config.fast else "plain"}
     return Bench(step, config.batch_size, meta)
 
 
-def _stage(variant, space, stages, index: int):
-    """Stage `index` of the plan, with the ops a search would carry into it (pruned from fixed random
-    weights: the timing depends on how many ops survive, not on which)."""
+def _prune_before(run, index: int) -> None:
+    """Rewrite the stages up to `index` as a search would carry its ops into them (pruned from fixed
+    random weights: the timing depends on how many ops survive, not on which)."""
     import numpy as np
 
-    primitives = variant.primitives(space)
     gen = np.random.default_rng(0)
     for i in range(index):
-        weights = {kind: gen.random((len(space.edges), len(primitives))) for kind in space.cell_kinds}
-        stages = list(stages)
-        stages[i + 1] = variant.between_stages(weights, stages[i], stages[i + 1], space, primitives)
-    return stages[index]
+        weights = {kind: gen.random((len(run.space.edges), len(run.primitives))) for kind in run.space.cell_kinds}
+        run.stages[i + 1] = run.variant.between_stages(weights, run.stages[i], run.stages[i + 1], run.space,
+                                                       run.primitives)
 
 
 def _train_config(args: argparse.Namespace):

@@ -202,3 +202,30 @@ def test_a_folder_of_a_study_still_running_is_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="already holds files of a study"):
         run(PARSE_SPEC, out, _options())
     assert snapshot(out) == files and not ray.is_initialized()
+
+
+def _event_scalars(path: Path) -> dict[str, list[float]]:
+    """{tag: values} of a TensorBoard event file (TFRecord framing: length, its CRC, the Event, its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    data, scalars, at = path.read_bytes(), {}, 0
+    while at < len(data):
+        (length,) = struct.unpack("<Q", data[at:at + 8])
+        event = Event.FromString(data[at + 12:at + 12 + length])
+        at += 12 + length + 4
+        for value in event.summary.value:
+            scalars.setdefault(value.tag, []).append(value.simple_value)
+    return scalars
+
+
+def test_tune_keeps_each_trials_search_curves_for_tensorboard(parse_axis):
+    """`tensorboard --logdir OUT/ray` shows every trial's per-epoch search indicators (Tune's loggers)."""
+    events = sorted((parse_axis / "ray").rglob("events.out.tfevents.*"))
+    assert events
+    scalars = {}
+    for path in events:
+        scalars.update(_event_scalars(path))
+    for key in ("val_acc", "disc_gap", "zero_one_loss", "near_01"):
+        assert len(scalars[f"ray/tune/search/{key}"]) >= 2  # two smoke epochs

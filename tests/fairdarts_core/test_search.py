@@ -12,14 +12,14 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from fairdarts_core.data import Augment, Batches
-from fairdarts_core.search import SearchConfig, build_supernet, hessian_eigenvalue, make_optimizers, search, \
-    search_step, unrolled_arch_grads, weight_indicators
+from fairdarts_core.indicators import weight_indicators
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search import search
 from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_run import SearchRun
 from fairdarts_core.variant import Progress
-from fairdarts_core.spaces import get_space
 from variants import VARIANTS, make_variant
 
-DARTS_SPACE = get_space("darts")
 
 TINY = SearchConfig(epochs=2, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2)
 
@@ -28,6 +28,19 @@ def test_resume_refuses_another_variants_checkpoint(tmp_path, search_set):
     list(search(make_variant("darts"), search_set, replace(TINY, epochs=1), out_dir=tmp_path))
     with pytest.raises(ValueError, match="from variant darts"):
         next(search(make_variant("fair_darts"), search_set, TINY, out_dir=tmp_path, resume=True))
+
+
+def test_records_are_copies_so_a_caller_that_reshapes_them_can_resume(tmp_path, search_set):
+    """The pipeline pops each record's weights; the checkpoint's history keeps them, so a resume after two
+    epochs replays every record whole."""
+    config = replace(TINY, epochs=3)
+    first = search(make_variant("darts"), search_set, config, out_dir=tmp_path)
+    for _ in range(2):
+        next(first).pop("weights")
+    first.close()
+    replayed = list(search(make_variant("darts"), search_set, config, out_dir=tmp_path, resume=True))
+    assert [r.get("resumed", False) for r in replayed] == [True, True, False]
+    assert all("weights" in r for r in replayed)
 
 
 def test_record_indicators(search_set):
@@ -71,7 +84,9 @@ def test_second_order_hypergradient_matches_finite_differences(search_set):
     torch.manual_seed(0)
     variant = make_variant("darts")
     config = SearchConfig(init_channels=4, layers=3, channels_last=False, seed=0)
-    model = build_supernet(variant, config, 10, torch.device("cpu")).double()
+    run = SearchRun(variant, config)
+    run.start_stage(10)
+    model = run.model.double()
     with torch.no_grad():
         for a in model.arch_parameters():
             a.normal_(0, 0.5)
@@ -79,10 +94,9 @@ def test_second_order_hypergradient_matches_finite_differences(search_set):
     y_t = torch.randint(0, 10, (6,))
     x_v = torch.randn(6, 3, 32, 32, dtype=torch.float64)
     y_v = torch.randint(0, 10, (6,))
-    eta, wd = 0.1, 3e-4
-    opt = torch.optim.SGD(model.weight_parameters(), eta, momentum=0.9, weight_decay=wd)
+    eta, wd = 0.1, config.weight_decay
     # A tiny hvp_scale: with DARTS' 0.01 the difference straddles ReLU / max-pool kinks on a net this small.
-    grads, _ = unrolled_arch_grads(model, variant, DARTS_SPACE, opt, (x_t, y_t), (x_v, y_v), eta, hvp_scale=1e-7)
+    grads, _ = run.unrolled_arch_grads((x_t, y_t), (x_v, y_v), eta, hvp_scale=1e-7)
 
     params = dict(model.named_parameters())
     buffers = {n: b.clone() for n, b in model.named_buffers()}
@@ -124,24 +138,25 @@ def test_second_order_hypergradient_matches_finite_differences(search_set):
 
 
 def test_hessian_eigenvalue_is_finite():
-    variant = make_variant("darts")
-    model = build_supernet(variant, SearchConfig(init_channels=4, layers=3), 10, torch.device("cpu"))
+    run = SearchRun(make_variant("darts"), SearchConfig(init_channels=4, layers=3))
+    run.start_stage(10)
     x = torch.randn(4, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    eig = hessian_eigenvalue(model, variant, DARTS_SPACE, x, torch.randint(0, 10, (4,)), iterations=5)
+    eig = run.hessian_eigenvalue((x, torch.randint(0, 10, (4,))), iterations=5)
     assert math.isfinite(eig)
 
 
 def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
-    """One search_step on a fresh seed-0 supernet of the fast or the plain path; what it computed."""
+    """One SearchRun.step on a fresh seed-0 supernet of the fast or the plain path; what it computed."""
     (x_t, y_t), (x_v, y_v) = batches
     saved = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
         config = PRESETS["smoke"].search_config(variant, {"fast": fast, "channels_last": fast, "seed": 0})
-        model = build_supernet(variant, config, 10, torch.device("cpu"))
+        run = SearchRun(variant, config, full_backward=not fast)
+        run.start_stage(10)
     finally:
         torch.set_default_dtype(saved)
-    w_optimizer, a_optimizer, _ = make_optimizers(model, config, config.epochs)
+    model, a_optimizer = run.model, run.a_optimizer
     before = [a.detach().clone() for a in model.arch_parameters()]
     seen = {}
     a_optimizer.register_step_pre_hook(
@@ -149,10 +164,8 @@ def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
     fmt = torch.channels_last if fast else torch.contiguous_format
     handles = variant.hooks(model, Progress(0, 1, 0, 1, 0, 1))
     torch.manual_seed(3)  # noise, dropout
-    result = search_step(model, variant, DARTS_SPACE, config, w_optimizer, a_optimizer,
-                         (x_t.to(dtype).contiguous(memory_format=fmt), y_t),
-                         (x_v.to(dtype).contiguous(memory_format=fmt), y_v), config.learning_rate,
-                         full_backward=not fast)
+    result = run.step((x_t.to(dtype).contiguous(memory_format=fmt), y_t),
+                      (x_v.to(dtype).contiguous(memory_format=fmt), y_v))
     for h in handles:
         h.remove()
     return {
@@ -168,7 +181,7 @@ def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
 
 @pytest.mark.parametrize("variant_name", VARIANTS)
 def test_fast_search_step_matches_the_plain_path(variant_name):
-    """One search_step on the same batches: the fast path (shared-ReLU mixed op, channels_last, gradients of
+    """One SearchRun.step on the same batches: the fast path (shared-ReLU mixed op, channels_last, gradients of
     only what each step updates) and the plain path of the official code (Python-sum mixed op, NCHW,
     loss.backward() over everything) give the same losses, arch gradients, alphas, weights, weight
     gradients and BatchNorm statistics.

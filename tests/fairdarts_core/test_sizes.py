@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fairdarts_core.search import SearchConfig
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.sizes import PRESETS, config_from
 from fairdarts_core.spaces import DEFAULT_SPACE
 from fairdarts_core.train import TrainConfig

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet, model_weights
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search_run import build_supernet, model_weights
 from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.supernet import Supernet
 from variants import make_variant

@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from fairdarts_core.mixed_op import MixedOp
-from fairdarts_core.search import SearchConfig, build_supernet, model_weights
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search_run import build_supernet, model_weights
 from fairdarts_core.spaces import get_space
 from fairdarts_core.spaces.darts import DARTS_PRIMITIVES, search_op
 from fairdarts_core.variant import Progress

@@ -39,3 +39,11 @@ def test_bad_options_are_errors_naming_the_valid_values():
 def test_default_parse_is_threshold_sparse_at_085():
     variant = make_variant("fair_darts")
     assert variant.resolved_parse(DARTS_SPACE) == "threshold_sparse" and variant.threshold == 0.85
+
+
+def test_indicators_record_the_zero_one_loss_in_the_configured_form():
+    w = {"normal": torch.full((14, 7), 0.9), "reduce": torch.full((14, 7), 0.1)}
+    assert make_variant("darts").indicators(w)["zero_one_loss"] == pytest.approx(-0.16)  # every variant: L2
+    assert make_variant("fair_darts").indicators(w)["zero_one_loss"] == pytest.approx(-0.16)
+    assert make_variant("fair_darts", zero_one_form="l1").indicators(w)["zero_one_loss"] == pytest.approx(-0.4)
+    assert make_variant("fair_darts", zero_one_weight=0).indicators(w)["zero_one_loss"] == pytest.approx(-0.16)

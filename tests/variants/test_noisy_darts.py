@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet, model_weights
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search_run import build_supernet, model_weights
 from fairdarts_core.spaces import get_space
 from fairdarts_core.variant import Progress
 from variants import make_variant

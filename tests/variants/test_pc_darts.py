@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fairdarts_core.search import SearchConfig, build_supernet
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_run import build_supernet
 from fairdarts_core.spaces import get_space
 from fairdarts_core.spaces.darts import SearchCell, search_op
 from fairdarts_core.variant import Progress

@@ -14,7 +14,8 @@ import torch
 
 from fairdarts_core.checkpoint import load_checkpoint
 from fairdarts_core.data import load_digits
-from fairdarts_core.search import SearchConfig, search
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search import search
 from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model

@@ -26,8 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fairdarts_core.genotype import Genotype, GenotypeError, family_of_text, load_genotype
-from fairdarts_core.search import SearchConfig, build_supernet, search
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search import search
 from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_run import build_supernet
 from fairdarts_core.spaces import GENOTYPE_FAMILIES, SPACES, get_space, space_of
 from fairdarts_core.spaces.nb201 import EDGES, NB201, PRIMITIVES, SearchCell, TinyNetwork
 from fairdarts_core.train import TrainConfig, build_model, evaluate, train

@@ -1,0 +1,297 @@
+"""One search's state and its steps: `SearchRun` holds the variant, its space and op set (resolved once),
+the config and the device, the stage plan and the history, and the current stage's supernet, optimizers
+and schedule. Its methods are the bi-level loop's steps (first order, second order, single level),
+which the loop in `fairdarts_core.search` and the bench's timed step (`benchmarks.perf.setups`) call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from .checkpoint import rng_state, set_rng_state
+from .fastops import plain_modules, speed_up
+from .indicators import batch_stats_eval
+from .search_config import SearchConfig
+from .spaces import SearchSpace, get_space
+from .supernet import Supernet
+from .variant import Sampler, Stage, Variant
+
+XY = tuple[torch.Tensor, torch.Tensor]  # (images, labels)
+
+
+@dataclass
+class StepResult:
+    """Detached losses and logits of one search step (val: None without an arch step)."""
+
+    train_loss: torch.Tensor
+    train_logits: torch.Tensor
+    val_loss: torch.Tensor | None = None
+    val_logits: torch.Tensor | None = None
+
+
+@dataclass
+class SearchRun:
+    """A search of `variant` in config.space on `device`. full_backward=True steps as the official code,
+    `loss.backward()` over every parameter (the bench's reference path); the library takes the gradients
+    of what each step updates. Both give the same update."""
+
+    variant: Variant
+    config: SearchConfig
+    device: torch.device | str = "cpu"
+    full_backward: bool = False
+    space: SearchSpace = field(init=False)
+    primitives: tuple[str, ...] = field(init=False)
+    stages: list[Stage] = field(init=False)  # the plan; later stages are rewritten as earlier ones end
+    stage: int = 0  # the stage now running
+    history: list[dict[str, Any]] = field(default_factory=list)  # the records of the epochs done
+    # The current stage's (start_stage):
+    model: Supernet = field(init=False)
+    w_optimizer: torch.optim.SGD = field(init=False)
+    a_optimizer: torch.optim.Adam = field(init=False)
+    scheduler: torch.optim.lr_scheduler.CosineAnnealingLR = field(init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.variant, Sampler) or not isinstance(self.variant, Variant):
+            raise ValueError(f"variant {self.variant.name} does not search; it samples genotypes")
+        self.device = torch.device(self.device)
+        self.space = get_space(self.config.space)
+        self.variant.check_space(self.space)
+        self.primitives = self.variant.primitives(self.space)
+        self.stages = list(self.variant.plan(self.config.epochs, self.config.layers, self.space))
+
+    # ----- building -------------------------------------------------------------------------------
+    def supernet(self, num_classes: int, stage: Stage | None = None, index: int = 0) -> Supernet:
+        """The supernet of one stage (default: a single stage of config.layers cells), its architecture
+        parameters initialized by the variant; seeded from (config.seed, index)."""
+        config, variant = self.config, self.variant
+        stage = stage or Stage(config.epochs, config.layers)
+        seed = config.seed + 1_000_003 * index
+        torch.manual_seed(seed)
+        masks = self.space.op_masks(self.primitives, stage.edge_ops())
+        model = self.space.supernet(self.primitives, num_classes, config.init_channels, stage.cells, masks,
+                                    variant.mixed_op(), fast=config.fast)
+        gen = torch.Generator().manual_seed(seed)
+        for name, shape in variant.arch_shapes(self.space, self.primitives).items():
+            model.arch[name] = nn.Parameter(variant.init_arch(name, tuple(shape), gen))
+        model = model.to(self.device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if config.fast and self.device.type == "cpu":
+            speed_up(model)
+        return model
+
+    def start_stage(self, num_classes: int, index: int = 0) -> None:
+        """Build stage `index`'s supernet, its optimizers and its cosine schedule over the stage's epochs."""
+        self.stage = index
+        self.model = self.supernet(num_classes, self.stages[index], index)
+        self.w_optimizer, self.a_optimizer, self.scheduler = make_optimizers(self.model, self.config,
+                                                                             self.stages[index].epochs)
+
+    def end_stage(self) -> None:
+        """Let the variant rewrite the next stage from this stage's final weights (P-DARTS prunes)."""
+        if self.stage + 1 < len(self.stages):
+            with torch.no_grad():
+                final = {k: w.detach().cpu().numpy() for k, w in self.weights().items()}
+            self.stages[self.stage + 1] = self.variant.between_stages(final, self.stages[self.stage],
+                                                                      self.stages[self.stage + 1], self.space,
+                                                                      self.primitives)
+
+    # ----- checkpoint -----------------------------------------------------------------------------
+    def state_dict(self, stage_epoch: int) -> dict[str, Any]:
+        """The checkpoint after epoch `stage_epoch` of the current stage."""
+        return {
+            "kind": "search", "variant": self.variant.name, "variant_options": repr(self.variant.options()),
+            "config": asdict(self.config), "stages": [st.to_dict() for st in self.stages], "stage": self.stage,
+            "stage_epoch": stage_epoch, "model": self.model.state_dict(),
+            "w_optimizer": self.w_optimizer.state_dict(), "a_optimizer": self.a_optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.device), "history": self.history,
+        }
+
+    def resume_plan(self, state: Mapping[str, Any]) -> int:
+        """Take a checkpoint's plan, stage and history; returns the stage epoch to continue from."""
+        if state["variant"] != self.variant.name:
+            raise ValueError(f"checkpoint is from variant {state['variant']}, not {self.variant.name}")
+        self.stages = [Stage.from_dict(d) for d in state["stages"]]
+        self.stage = int(state["stage"])
+        self.history = list(state["history"])
+        return int(state["stage_epoch"]) + 1
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Load a checkpoint's supernet, optimizers, schedule and RNG into the started stage."""
+        self.model.load_state_dict(state["model"])
+        self.w_optimizer.load_state_dict(state["w_optimizer"])
+        self.a_optimizer.load_state_dict(state["a_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"], self.device)
+
+    # ----- steps ----------------------------------------------------------------------------------
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The variant's activated weights of the supernet's architecture parameters (ops an edge lacks: 0)."""
+        return model_weights(self.model, self.variant, self.space)
+
+    def step(self, train_xy: XY, val_xy: XY | None) -> StepResult:
+        """One step of the bi-level loop: an arch step on val_xy (skipped when None: warm-up or single
+        level) and a weight step on train_xy, in the order the config asks."""
+        if val_xy is None or self.config.single_level:
+            return StepResult(*self.weight_step(train_xy))
+        if self.config.weight_step_first:
+            train = self.weight_step(train_xy)
+            val = self.arch_step(train_xy, val_xy)
+        else:
+            val = self.arch_step(train_xy, val_xy)
+            train = self.weight_step(train_xy)
+        return StepResult(*train, *val)
+
+    def arch_step(self, train_xy: XY, val_xy: XY) -> tuple[torch.Tensor, torch.Tensor]:
+        """One architecture step on a val batch (first or second order); returns (val loss, val logits)."""
+        model, optimizer = self.model, self.a_optimizer
+        optimizer.zero_grad(set_to_none=True)
+        arch = model.arch_parameters()
+        if self.config.order == "second":
+            lr = self.w_optimizer.param_groups[0]["lr"]
+            grads, val_loss = self.unrolled_arch_grads(train_xy, val_xy, lr)
+            for a, g in zip(arch, grads):
+                a.grad = g
+            with torch.no_grad():
+                val_logits = model(val_xy[0], self.weights())
+        else:
+            total, val_loss, val_logits = self.loss(val_xy)
+            if self.full_backward:
+                total.backward()
+            else:
+                for a, g in zip(arch, torch.autograd.grad(total, arch, allow_unused=True)):
+                    a.grad = torch.zeros_like(a) if g is None else g
+        if self.config.arch_grad_clip:
+            nn.utils.clip_grad_norm_(arch, self.config.arch_grad_clip)
+        optimizer.step()
+        return val_loss.detach(), val_logits.detach()
+
+    def weight_step(self, train_xy: XY) -> tuple[torch.Tensor, torch.Tensor]:
+        """One weight step on a train batch (single level: the alphas too); returns (train loss, logits)."""
+        model, config = self.model, self.config
+        self.w_optimizer.zero_grad(set_to_none=True)
+        total, train_loss, logits = self.loss(train_xy)
+        if config.single_level:
+            self.a_optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if config.arch_grad_clip:
+                nn.utils.clip_grad_norm_(model.arch_parameters(), config.arch_grad_clip)
+            self.a_optimizer.step()
+        elif self.full_backward:
+            total.backward()
+        else:
+            weights_only = model.weight_parameters()
+            for p, g in zip(weights_only, torch.autograd.grad(total, weights_only)):
+                p.grad = g
+        nn.utils.clip_grad_norm_(model.weight_parameters(), config.grad_clip)
+        self.w_optimizer.step()
+        return train_loss.detach(), logits.detach()
+
+    def loss(self, xy: XY) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(cross-entropy + the variant's arch loss, cross-entropy, logits) of the supernet on a batch."""
+        weights = self.weights()
+        logits = self.model(xy[0], weights)
+        loss = F.cross_entropy(logits, xy[1])
+        extra = self.variant.arch_loss(weights)
+        return (loss if extra is None else loss + extra), loss, logits
+
+    def unrolled_arch_grads(self, train_xy: XY, val_xy: XY, eta: float,
+                            hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """DARTS second-order hypergradient of L_val(w - eta * dL_train/dw, alpha) w.r.t. alpha.
+
+        The Hessian-vector product is a central finite difference with eps = hvp_scale / ||dL_val/dw'||
+        (DARTS: 0.01). ReLU and max-pool kinks make that difference coarse on tiny nets; a small
+        hvp_scale in float64 recovers the exact derivative (the tests do this).
+        Returns (grads for the architecture parameters, in model.arch order; the val loss at w').
+        """
+        group = self.w_optimizer.param_groups[0]
+        params = dict(self.model.named_parameters())
+        arch_names = [n for n in params if n.startswith("arch.")]
+        weight_names = [n for n in params if n not in arch_names]
+        # Buffers are cloned so the extra forward passes leave the running stats untouched.
+        buffers = {n: b.clone() for n, b in self.model.named_buffers()}
+
+        # w' = w - eta * (momentum buffer * mu + dL_train/dw + wd * w), as the official code.
+        train_loss = self._functional_loss({**params, **buffers}, train_xy)
+        grads_w = torch.autograd.grad(train_loss, [params[n] for n in weight_names], allow_unused=True)
+        unrolled = dict(params)
+        for n, g in zip(weight_names, grads_w):
+            p = params[n]
+            g = torch.zeros_like(p) if g is None else g
+            buf = self.w_optimizer.state.get(p, {}).get("momentum_buffer")
+            step = g + group["weight_decay"] * p.detach()
+            if buf is not None:
+                step = step + group["momentum"] * buf
+            unrolled[n] = (p.detach() - eta * step).requires_grad_(True)
+        arch_params = {n: params[n] for n in arch_names}
+        val_loss = self._functional_loss({**unrolled, **arch_params, **buffers}, val_xy)
+        wrt = [params[n] for n in arch_names] + [unrolled[n] for n in weight_names]
+        grads = torch.autograd.grad(val_loss, wrt, allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt)]
+        d_alpha, d_w = grads[:len(arch_names)], grads[len(arch_names):]
+
+        norm = torch.sqrt(sum((g * g).sum() for g in d_w))
+        eps = hvp_scale / norm.clamp_min(1e-12)
+        implicit = []
+        for sign in (1.0, -1.0):
+            shifted = {n: (params[n].detach() + sign * eps * g) for n, g in zip(weight_names, d_w)}
+            loss = self._functional_loss({**shifted, **arch_params, **buffers}, train_xy)
+            implicit.append(torch.autograd.grad(loss, [params[n] for n in arch_names], allow_unused=True))
+        hvp = [torch.zeros_like(params[n]) if gp is None else (gp - gm) / (2 * eps)
+               for n, gp, gm in zip(arch_names, *implicit)]
+        return [da - eta * h for da, h in zip(d_alpha, hvp)], val_loss.detach()
+
+    def _functional_loss(self, tensors: dict[str, torch.Tensor], xy: XY) -> torch.Tensor:
+        """The step's loss of the supernet run with `tensors` (parameters and buffers by name)."""
+        arch = {n[len("arch."):]: p for n, p in tensors.items() if n.startswith("arch.")}
+        weights = self.variant.weights(self.model.masked(arch), self.space)
+        logits = functional_call(self.model, tensors, (xy[0], weights))
+        extra = self.variant.arch_loss(weights)
+        loss = F.cross_entropy(logits, xy[1])
+        return loss if extra is None else loss + extra
+
+    def hessian_eigenvalue(self, xy: XY, iterations: int = 20) -> float:
+        """Dominant eigenvalue of d2 L_val / d alpha2, by power iteration on Hessian-vector products."""
+        model = self.model
+        alphas = model.arch_parameters()
+        with batch_stats_eval(model), plain_modules(model):
+            loss = F.cross_entropy(model(xy[0], self.weights()), xy[1])
+            grads = torch.autograd.grad(loss, alphas, create_graph=True)
+            v = [torch.randn_like(a) for a in alphas]
+            eig = 0.0
+            for _ in range(iterations):
+                norm = torch.sqrt(sum((t * t).sum() for t in v))
+                v = [t / norm for t in v]
+                hv = torch.autograd.grad(grads, alphas, grad_outputs=v, retain_graph=True, allow_unused=True)
+                hv = [torch.zeros_like(a) if h is None else h for h, a in zip(hv, alphas)]
+                eig = sum((a * b).sum() for a, b in zip(hv, v)).item()
+                v = [t.detach() for t in hv]
+        return eig
+
+
+def build_supernet(variant: Variant, config: SearchConfig, num_classes: int, device: torch.device | str,
+                   stage: Stage | None = None, stage_index: int = 0) -> Supernet:
+    """A search's supernet outside a search (tests, figures): `SearchRun.supernet`."""
+    return SearchRun(variant, config, device).supernet(num_classes, stage, stage_index)
+
+
+def make_optimizers(model: Supernet, config: SearchConfig, epochs: int):
+    """(weight SGD, arch Adam, cosine schedule over `epochs`)."""
+    w_optimizer = torch.optim.SGD(model.weight_parameters(), config.learning_rate, momentum=config.momentum,
+                                  weight_decay=config.weight_decay, nesterov=config.nesterov)
+    a_optimizer = torch.optim.Adam(model.arch_parameters(), config.arch_learning_rate,
+                                   betas=(config.arch_beta1, config.arch_beta2),
+                                   weight_decay=config.arch_weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_optimizer, epochs, eta_min=config.learning_rate_min)
+    return w_optimizer, a_optimizer, scheduler
+
+
+def model_weights(model: Supernet, variant: Variant, space: SearchSpace) -> dict[str, torch.Tensor]:
+    """The variant's activated weights of the supernet's architecture parameters (ops an edge does not hold: 0)."""
+    return variant.weights(model.masked(dict(model.arch)), space)
