@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 EPILOG = """examples:
   darts-bench genotypes                                  published genotypes with FLOPs and params

@@ -226,9 +226,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fairdarts_core.checkpoint import load_checkpoint
     from fairdarts_core.data import Batches
-    from fairdarts_core.official_checkpoint import (LAYOUTS, PAPER_NETWORK, OfficialCheckpointError, checkpoint_epoch,
-                                                    has_auxiliary_head, load_official, official_state_dict,
-                                                    read_checkpoint)
+    from fairdarts_core.official_checkpoint import (
+        LAYOUTS,
+        PAPER_NETWORK,
+        OfficialCheckpointError,
+        checkpoint_epoch,
+        has_auxiliary_head,
+        load_official,
+        official_state_dict,
+        read_checkpoint,
+    )
     from fairdarts_core.train import TrainConfig, build_model, evaluate
 
     genotype = _genotype(args.genotype)

@@ -14,12 +14,13 @@ import io
 import re
 import tokenize
 import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, fields
-from functools import lru_cache
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from functools import cache
+from typing import Any, Literal
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_docs(cls: type) -> dict[str, str]:
     """{field: the comment on the line that declares it} over the class and its bases."""
     docs: dict[str, str] = {}
@@ -64,7 +65,8 @@ def _converter(hint: Any, name: str) -> tuple[Callable[[str], Any] | None, tuple
             try:
                 return tuple(item(part) for part in text.split(",") if part.strip())
             except ValueError:
-                raise argparse.ArgumentTypeError(f"expected comma-separated {item.__name__} values, got {text!r}")
+                raise argparse.ArgumentTypeError(
+                    f"expected comma-separated {item.__name__} values, got {text!r}") from None
         return parse, None
     if hint in (int, float, str):
         def convert(text: str, kind=hint) -> Any:

@@ -10,18 +10,19 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 from fairdarts_core.data import ImageSet
 from fairdarts_core.genotype import Genotype, GenotypeError
 from fairdarts_core.nb201_table import NB201Table, lookup_columns
-from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
-from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search import ParseSpec, search
+from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.train import TrainConfig, train
 from fairdarts_core.variant import Variant
 
@@ -111,7 +112,7 @@ class SearchResult:
 
     @classmethod
     def of(cls, last: dict[str, Any], final_weights: dict[str, Any], wall_seconds: float,
-           labels: Sequence[str] = ()) -> "SearchResult":
+           labels: Sequence[str] = ()) -> SearchResult:
         genotypes: dict[str, Genotype | GenotypeError | KeyError] = {}
         for label in list(labels) or [""]:
             try:

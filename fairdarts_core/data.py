@@ -50,7 +50,7 @@ class ImageSet:
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def subset(self, index: torch.Tensor | slice, name: str | None = None) -> "ImageSet":
+    def subset(self, index: torch.Tensor | slice, name: str | None = None) -> ImageSet:
         return replace(self, images=self.images[index], labels=self.labels[index], name=name or self.name)
 
 

@@ -10,9 +10,10 @@ validation and text form; parsing never evaluates text.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 Edge = tuple[str, int, int]  # (op, to_node, from_node)
 CellEdges = tuple[str, tuple[Edge, ...], tuple[int, ...]]  # (kind, edges, output nodes)
@@ -54,26 +55,26 @@ class Genotype:
     # ----- constructors -------------------------------------------------------------------
     @classmethod
     def of(cls, cells: Mapping[str, tuple[Iterable[Edge], Iterable[int]]], style: str = "edges",
-           family: str = "darts") -> "Genotype":
+           family: str = "darts") -> Genotype:
         """Build from {kind: (edges, concat)}."""
         return cls(tuple((kind, tuple(edges), tuple(concat)) for kind, (edges, concat) in cells.items()),
                    style, family)
 
     @classmethod
     def darts(cls, normal: Iterable[Edge], normal_concat: Iterable[int], reduce: Iterable[Edge],
-              reduce_concat: Iterable[int], style: str = "edges") -> "Genotype":
+              reduce_concat: Iterable[int], style: str = "edges") -> Genotype:
         """A DARTS-family genotype from (op, to, from) edges of its two cells."""
         return cls.of({"normal": (normal, normal_concat), "reduce": (reduce, reduce_concat)}, style)
 
     @classmethod
     def from_pairs(cls, normal: Iterable, normal_concat: Iterable[int], reduce: Iterable,
-                   reduce_concat: Iterable[int]) -> "Genotype":
+                   reduce_concat: Iterable[int]) -> Genotype:
         """Build from the DARTS form: a list of (op, from_node), two per node in node order."""
         return cls.from_dict({"normal": list(normal), "normal_concat": list(normal_concat),
                               "reduce": list(reduce), "reduce_concat": list(reduce_concat)})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Genotype":
+    def from_dict(cls, data: Mapping[str, Any]) -> Genotype:
         """Build from a JSON mapping: the DARTS form (normal, normal_concat, reduce, reduce_concat, in
         either tuple form) or another family's form, named by its "family" key."""
         if not isinstance(data, Mapping):
@@ -84,7 +85,7 @@ class Genotype:
         return genotype_family(family).from_dict(data)
 
     @classmethod
-    def from_json(cls, text_or_dict: str | Mapping[str, Any]) -> "Genotype":
+    def from_json(cls, text_or_dict: str | Mapping[str, Any]) -> Genotype:
         if isinstance(text_or_dict, str):
             try:
                 text_or_dict = json.loads(text_or_dict)
@@ -93,7 +94,7 @@ class Genotype:
         return cls.from_dict(text_or_dict)
 
     @classmethod
-    def from_string(cls, text: str) -> "Genotype":
+    def from_string(cls, text: str) -> Genotype:
         """Parse a family's text form: the official `Genotype(normal=[...], ...)` repr (DARTS) or an
         NB201 architecture string `|op~0|+|op~0|op~1|+...`; never with eval."""
         if not isinstance(text, str):

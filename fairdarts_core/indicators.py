@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn

@@ -10,7 +10,6 @@ from torch import nn
 
 from .ops import FactorizedReduce
 
-
 # Images per forward for CPU inference: 16 keep the activations of a C=36 network in cache, which
 # measured 2.7x the images/s of one batch of 256 on 2 cores (FairDARTS_a; see README, performance).
 CPU_INFERENCE_CHUNK = 16

@@ -7,7 +7,8 @@ some ops (a P-DARTS stage, the R-DARTS S1 space) reads its ops' columns.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 from torch import nn

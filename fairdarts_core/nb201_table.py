@@ -15,10 +15,10 @@ import hashlib
 import itertools
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -5,10 +5,10 @@ so listing them is quick."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from .genotype import Genotype
 

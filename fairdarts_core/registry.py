@@ -3,7 +3,8 @@ spaces, ops, studies or presets is looked up and reported the same way."""
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, Mapping, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

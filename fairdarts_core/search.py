@@ -13,21 +13,21 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from .allocator import keep_freed_memory
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Augment, Batches, ImageSet, NO_AUGMENT, search_split
+from .data import NO_AUGMENT, Augment, Batches, ImageSet, search_split
 from .genotype import Genotype
 from .indicators import param_free_fraction, supernet_accuracy, weight_indicators
-from .search_run import SearchRun, StepResult
 from .search_config import SearchConfig
+from .search_run import SearchRun, StepResult
 from .variant import Progress, Variant
-
 
 # ----- the loop ---------------------------------------------------------------------------------
 ParseSpec = tuple[str, str, float]  # (label, parse method, threshold)
@@ -95,7 +95,7 @@ class SearchBatches:
     gap: list[tuple[torch.Tensor, torch.Tensor]]
 
     @classmethod
-    def split(cls, train_set: ImageSet, config: SearchConfig, device: torch.device) -> "SearchBatches":
+    def split(cls, train_set: ImageSet, config: SearchConfig, device: torch.device) -> SearchBatches:
         """The first config.train_limit images (0: all), split into the weight and the arch half."""
         if config.train_limit:
             train_set = train_set.subset(slice(0, config.train_limit))
@@ -124,7 +124,7 @@ class Tally:
     n_val: int = 0
 
     @classmethod
-    def zeros(cls, device: torch.device) -> "Tally":
+    def zeros(cls, device: torch.device) -> Tally:
         return cls({k: torch.zeros((), device=device) for k in ("train_loss", "train_correct", "val_loss",
                                                                  "val_correct")})
 

@@ -6,8 +6,9 @@ which the loop in `fairdarts_core.search` and the bench's timed step (`benchmark
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F

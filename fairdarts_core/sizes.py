@@ -5,8 +5,9 @@ starts from, per space where a space has its own. A preset's name is resolved on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from .registry import Registry
 from .search_config import SearchConfig

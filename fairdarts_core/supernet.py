@@ -8,7 +8,8 @@ entries the variant declares, so they are saved in the state_dict and moved by `
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -7,20 +7,21 @@ resumed run continues to exactly the same result as an uninterrupted one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .search import tune_for
-from .data import Augment, Batches, ImageSet, NO_AUGMENT
-from .inference import fold_batchnorm, predict
+from .data import NO_AUGMENT, Augment, Batches, ImageSet
 from .fastops import speed_up
 from .genotype import Genotype
+from .inference import fold_batchnorm, predict
+from .search import tune_for
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ field overrides (`with_options`).
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ class Stage:
                 "ops": None if self.ops is None else {kind: [list(r) for r in rows] for kind, rows in self.ops}}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Stage":
+    def from_dict(cls, data: Mapping[str, Any]) -> Stage:
         ops = data.get("ops")
         return cls(int(data["epochs"]), int(data["cells"]),
                    None if ops is None else tuple((k, tuple(tuple(r) for r in rows)) for k, rows in ops.items()))

@@ -12,9 +12,10 @@ candidate op (Supernet.skip_ops() finds only those, never aux). beta applies in 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -22,6 +23,7 @@ from torch import nn
 from fairdarts_core.mixed_op import MixedOp, MixedOpFactory, OpBuilder
 from fairdarts_core.ops import FactorizedReduce, Identity
 from fairdarts_core.variant import Progress, Variant
+
 from .darts import DARTSV1
 
 

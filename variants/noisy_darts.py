@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from fairdarts_core.variant import Progress, Variant
+
 from .darts import DARTS
 
 

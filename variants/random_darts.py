@@ -11,6 +11,7 @@ import torch
 from fairdarts_core.genotype import Genotype
 from fairdarts_core.supernet import mask_arch
 from fairdarts_core.variant import Sampler
+
 from .darts import DARTS
 
 

@@ -11,7 +11,6 @@ import math
 import sys
 import time
 
-
 from fairdarts_core.checkpoint import resolve_device
 
 from .reference import synthetic_image_set

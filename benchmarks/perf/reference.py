@@ -3,7 +3,7 @@ dataset of PIL images behind DataLoader workers, and synthetic CIFAR-sized image
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch

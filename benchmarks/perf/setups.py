@@ -6,14 +6,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .reference import (REFERENCE_WORKERS, PILImageDataset, persistent, reference_loader, reference_transform,
-                        synthetic_image_set, to_device)
+from .reference import (
+    REFERENCE_WORKERS,
+    PILImageDataset,
+    persistent,
+    reference_loader,
+    reference_transform,
+    synthetic_image_set,
+    to_device,
+)
 
 # torch.compile backend; only gpu_check.sh's CPU dry run sets it ("eager": dynamo tracing without the
 # minutes of inductor code generation on 2 cores).
@@ -39,8 +47,8 @@ def setup_search(args: argparse.Namespace, device: torch.device) -> Bench:
     """One `SearchRun.step` of the variant in stage --stage, as the search runs it (--reference: the
     official code's full backward, plain mixed op and DataLoader)."""
     from fairdarts_core.data import Augment, Batches, search_split
-    from fairdarts_core.sizes import PRESETS
     from fairdarts_core.search_run import SearchRun
+    from fairdarts_core.sizes import PRESETS
     from fairdarts_core.variant import Progress
     from variants import make_variant
 

@@ -7,7 +7,8 @@ never evaluated. The DARTS space and the R-DARTS spaces build networks of this f
 from __future__ import annotations
 
 import ast
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..genotype import MAX_NODE, Edge, Genotype, GenotypeError, check_edges
 from .base import GenotypeFamily

@@ -6,7 +6,8 @@ does (so it is the key of `nats_bench`'s `query_index_by_arch`). JSON form: {"fa
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..genotype import Edge, Genotype, GenotypeError
 from .base import GenotypeFamily

@@ -13,16 +13,17 @@ Its genotypes, op names and architecture strings are the family "nb201" (`fairda
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..families.nb201 import EDGES, FAMILY, KIND, OUTPUT, PRIMITIVES
-from ..genotype import Genotype, GenotypeError
 from ..fastops import _wanted
+from ..genotype import Genotype, GenotypeError
 from ..metrics import count_macs
 from ..mixed_op import MixedOp, MixedOpFactory, OpBuilder
 from ..ops import Identity, Zero, run_tail

@@ -13,7 +13,8 @@ PARSE_METHODS; the first line of its docstring is its --help text.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

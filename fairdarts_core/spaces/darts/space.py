@@ -4,8 +4,8 @@ concat of the intermediate nodes. Its genotypes, op names and text form are the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

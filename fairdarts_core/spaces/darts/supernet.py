@@ -3,7 +3,7 @@ built by the variant's factory, reductions at 1/3 and 2/3 depth."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
