@@ -1,0 +1,35 @@
+"""The collapse study end to end at the smoke preset (DARTS and FairDARTS on the s3 space): its rows, manifest,
+files, README and report. The driver starts and stops a local Ray itself; no test may leave it running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.benchmarks.study_runs import check_files_and_readme, check_manifest, check_report_redraws, check_rows, \
+    study_run
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray_left_running")]
+
+
+@pytest.fixture(params=["collapse"])
+def study(request, tmp_path_factory) -> tuple[str, Path]:
+    """(name, results folder) of the study's smoke run, run once per session."""
+    return request.param, study_run(request.param, tmp_path_factory)
+
+
+def test_every_study_runs_its_smoke_preset_with_every_row(study):
+    check_rows(*study)
+
+
+def test_every_study_writes_its_manifest(study):
+    check_manifest(*study)
+
+
+def test_every_study_writes_its_files_and_readme(study):
+    check_files_and_readme(*study)
+
+
+def test_report_redraws_identical_tables_and_every_figure(study):
+    check_report_redraws(study[1])
