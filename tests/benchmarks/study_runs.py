@@ -27,6 +27,16 @@ from tests.conftest import assert_png
 SMOKE_TRAIN = TRAIN_PRESETS["smoke"]
 MANIFEST_KEYS = {"command", "git_sha", "versions", "device", "preset", "wall_seconds", "protocol"}
 SEEDS = {"stability": 2, "comparison": 2}  # the others: 1 seed keeps them short
+# The file that runs each registered study's smoke preset: files of about equal run time, which xdist's workers
+# share. A new study joins a group here (or gets a file of its own); test_study_variants.py checks that every
+# registered study is in exactly one.
+STUDY_FILES = {
+    "test_study_variants.py": ("variants",),
+    "test_study_ablation.py": ("ablation",),
+    "test_study_stability_comparison.py": ("stability", "comparison"),
+    "test_study_nb201.py": ("nb201", "ablation_nb201"),
+    "test_study_collapse.py": ("collapse",),
+}
 
 
 def captured(function, *args) -> tuple[object, str]:

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from benchmarks.experiments.ablation import DEFAULT as ABLATION_DEFAULT
-from tests.benchmarks.study_runs import check_files_and_readme, check_manifest, check_report_redraws, check_rows, \
-    study_run, table_of
-
+from tests.benchmarks.study_runs import (
+    STUDY_FILES, check_files_and_readme, check_manifest, check_report_redraws, check_rows, study_run, table_of
+)
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray_left_running")]
 
 
-@pytest.fixture(params=["ablation"])
+@pytest.fixture(params=STUDY_FILES[Path(__file__).name])
 def study(request, tmp_path_factory) -> tuple[str, Path]:
     """(name, results folder) of the study's smoke run, run once per session."""
     return request.param, study_run(request.param, tmp_path_factory)

@@ -13,14 +13,16 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.experiments.stats import mean_std
-from tests.benchmarks.study_runs import check_files_and_readme, check_manifest, check_report_redraws, check_rows, \
-    study_run, table_of, trials_of
+from tests.benchmarks.study_runs import (
+    STUDY_FILES, check_files_and_readme, check_manifest, check_report_redraws, check_rows, study_run, table_of,
+    trials_of
+)
 from tests.conftest import assert_png
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray_left_running")]
 
 
-@pytest.fixture(params=["nb201", "ablation_nb201"])
+@pytest.fixture(params=STUDY_FILES[Path(__file__).name])
 def study(request, tmp_path_factory, nb201_table_file) -> tuple[str, Path]:
     """(name, results folder) of each study's smoke run, run once per session, with the synthetic table."""
     return request.param, study_run(request.param, tmp_path_factory, nb201_table_file)

@@ -12,13 +12,14 @@ import pytest
 from benchmarks.cli import main
 from benchmarks.experiments.stats import mean_std
 from fairdarts_core import PUBLISHED_GENOTYPES, profile_genotype
-from tests.benchmarks.study_runs import SMOKE_TRAIN, check_files_and_readme, check_manifest, check_report_redraws, \
-    check_rows, study_run, table_of, trials_of
-
+from tests.benchmarks.study_runs import (
+    SMOKE_TRAIN, STUDY_FILES, check_files_and_readme, check_manifest, check_report_redraws, check_rows, study_run,
+    table_of, trials_of
+)
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray_left_running")]
 
 
-@pytest.fixture(params=["stability", "comparison"])
+@pytest.fixture(params=STUDY_FILES[Path(__file__).name])
 def study(request, tmp_path_factory) -> tuple[str, Path]:
     """(name, results folder) of each study's smoke run, run once per session."""
     return request.param, study_run(request.param, tmp_path_factory)
