@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from benchmarks.cli import main
-from fairdarts_core import PARSE_METHODS, PUBLISHED_GENOTYPES, Genotype, genotype_mask, parse_genotype, \
-    profile_genotype
+from fairdarts_core import PARSE_METHODS, PUBLISHED_GENOTYPES, Genotype, genotype_mask, parse_genotype, profile_genotype
 from fairdarts_core.spaces.darts import EDGES, PRIMITIVES
+from tests.conftest import assert_png, snapshot
 from tests.nb201_fixture import ALL_SKIP, synthetic_values, write_table
 
 FAIR_A_FLOPS_M = 373  # FairDARTS-a as published (M multiply-adds, C=36, 20 cells); thop here gives 371.6
@@ -38,15 +37,10 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 
 def quiet_cli(*argv) -> tuple[int, str]:
-    """(exit code, stdout) for module-scoped fixtures, where capsys is not available. One torch thread, as
-    conftest gives every test: tiny nets gain nothing from more, and a busy 2-core machine loses a lot."""
-    stdout, threads = io.StringIO(), torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
-            return main([str(a) for a in argv]), stdout.getvalue()
-    finally:
-        torch.set_num_threads(threads)
+    """(exit code, stdout) for module-scoped fixtures, where capsys is not available."""
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        return main([str(a) for a in argv]), stdout.getvalue()
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> str:
@@ -59,21 +53,9 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> str:
     return lines[0]
 
 
-def assert_png(path: Path) -> None:
-    assert path.is_file() and path.stat().st_size > 0, path
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        assert image.width >= 200 and image.height >= 100
-        assert image.convert("L").getextrema()[0] < 128, f"{path} is blank"
-
-
 def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def edge_set(edges) -> set[tuple[str, int, int]]:

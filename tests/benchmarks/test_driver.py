@@ -17,17 +17,10 @@ from benchmarks.driver import RunOptions, resolve_gpus, run
 from benchmarks.spec import Experiment, Parse, Setting
 from fairdarts_core import Genotype
 from fairdarts_core.sizes import PRESETS
-from tests.benchmarks.study_runs import captured, snapshot, trials_of
+from tests.benchmarks.study_runs import captured, trials_of
+from tests.conftest import snapshot
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def no_ray_left_running():
-    yield
-    assert not ray.is_initialized(), "a test left Ray running"
-
-
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray_left_running")]
 
 
 # ----- the parse axis, failures and resume with specs of the tests' own ---------------------------
@@ -161,6 +154,16 @@ def test_a_trial_given_a_gpu_it_cannot_see_fails_instead_of_using_the_cpu(monkey
     assert trial_device({"gpus_per_trial": 0.25}) == "cuda"
     assert trial_device({"gpus_per_trial": 1}) == "cuda"
     assert fractions == [0.25]  # a packed trial keeps to its share of the memory; a whole GPU is its own
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_machine_studies_and_trials_use_it():
+    import torch
+
+    from benchmarks.trials import trial_device
+
+    assert resolve_gpus("auto", None, "paper") == (1.0, torch.cuda.device_count())
+    assert trial_device({"gpus_per_trial": 1}) == "cuda"
 
 
 def test_cli_experiment_without_a_gpu_for_gpus_per_trial_is_one_line(capsys, tmp_path):

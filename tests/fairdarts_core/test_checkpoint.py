@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fairdarts_core.checkpoint import CheckpointError, load_checkpoint, resolve_device, rng_state, save_checkpoint, \
-    set_rng_state
+from fairdarts_core.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    resolve_device,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 
 def test_round_trip_and_kind(tmp_path):

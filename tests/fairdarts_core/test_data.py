@@ -14,9 +14,20 @@ import torch.nn.functional as F
 from PIL import Image
 
 import fairdarts_core.data as data_module
-from fairdarts_core.data import (CACHE_NAME, NO_AUGMENT, Augment, Batches, DataError, ImageSet, cutout,
-                                 load_dataset, load_digits, load_image_folder, random_crop, search_split)
-
+from fairdarts_core.data import (
+    CACHE_NAME,
+    NO_AUGMENT,
+    Augment,
+    Batches,
+    DataError,
+    ImageSet,
+    cutout,
+    load_dataset,
+    load_digits,
+    load_image_folder,
+    random_crop,
+    search_split,
+)
 
 
 @pytest.fixture(scope="module")

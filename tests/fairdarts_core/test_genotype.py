@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -10,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fairdarts_core.genotype import (MAX_TEXT, Genotype, GenotypeError, computed_nodes,
-                                     output_nodes)
+from fairdarts_core.genotype import MAX_TEXT, Genotype, GenotypeError, computed_nodes, output_nodes
 from fairdarts_core.published import PUBLISHED_GENOTYPES
 
 JSON_PATH = Path(__file__).resolve().parents[2] / "fairdarts_core" / "data" / "published_genotypes.json"
@@ -209,7 +209,7 @@ def test_invalid_json_text_raises():
 
 def test_genotype_is_frozen():
     g = PUBLISHED_GENOTYPES["FairDARTS_a"]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         g.normal = ()  # type: ignore[misc]
 
 

@@ -9,8 +9,7 @@ import math
 import pytest
 
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype
-from fairdarts_core.nb201_table import (ALL_CELLS, TableError, canonical, lookup_columns, open_table,
-                                        param_free_chance)
+from fairdarts_core.nb201_table import ALL_CELLS, TableError, canonical, lookup_columns, open_table, param_free_chance
 from tests.nb201_fixture import ALL_CONV3, ALL_SKIP, OPS, synthetic_values, write_table
 
 

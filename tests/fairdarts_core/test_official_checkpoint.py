@@ -36,12 +36,17 @@ import torch
 from benchmarks import commands
 from benchmarks.cli import main
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype
+from fairdarts_core import official_checkpoint as oc
 from fairdarts_core.checkpoint import CheckpointError, save_checkpoint
 from fairdarts_core.inference import fold_batchnorm, predict
+from fairdarts_core.official_checkpoint import (
+    OfficialCheckpointError,
+    has_auxiliary_head,
+    load_official,
+    official_state_dict,
+    read_checkpoint,
+)
 from fairdarts_core.spaces.darts.evalnet import NetworkCIFAR
-from fairdarts_core import official_checkpoint as oc
-from fairdarts_core.official_checkpoint import (OfficialCheckpointError, has_auxiliary_head, load_official,
-                                                official_state_dict, read_checkpoint)
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "official_networks.json").read_text())
 NETWORKS = FIXTURE["networks"]

@@ -8,9 +8,6 @@ import torch
 from fairdarts_core.ops import OPS, FactorizedReduce, build_op
 from fairdarts_core.spaces.darts import ALL_OPS, DARTS_PRIMITIVES, PRIMITIVES
 
-
-
-
 C = 4
 
 

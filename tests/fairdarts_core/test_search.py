@@ -13,13 +13,12 @@ from torch.func import functional_call
 
 from fairdarts_core.data import Augment, Batches
 from fairdarts_core.indicators import weight_indicators
-from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search import search
-from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search_run import SearchRun
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.variant import Progress
 from variants import VARIANTS, make_variant
-
 
 TINY = SearchConfig(epochs=2, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2)
 
@@ -200,7 +199,7 @@ def test_fast_search_step_matches_the_plain_path(variant_name):
         assert len(fast[key]) == len(ref[key]) > 0
         for a, b in zip(fast[key], ref[key]):
             assert a.dtype == torch.float64
-            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-10, msg=lambda m: f"{key}: {m}")
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-10, msg=lambda m, key=key: f"{key}: {m}")
     assert fast["moved"] > 1e-4 and ref["moved"] > 1e-4  # the step moved the alphas
 
     fast32 = _one_search_step(variant, True, batches, torch.float32)

@@ -22,11 +22,10 @@ import numpy as np
 import pytest
 import torch
 
-from fairdarts_core.search_config import SearchConfig
-
 from fairdarts_core.search import search
-from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search_run import build_supernet
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
 from fairdarts_core.variant import Progress, Stage
 from variants import make_variant

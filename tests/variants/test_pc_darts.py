@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from fairdarts_core.search_config import SearchConfig
-from fairdarts_core.sizes import PRESETS
 from fairdarts_core.search_run import build_supernet
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
 from fairdarts_core.spaces.darts import SearchCell, search_op
 from fairdarts_core.variant import Progress
@@ -189,7 +189,7 @@ def test_supernet_output_equals_the_official_node_sum_of_beta_times_mixed_op():
         kind = "reduce" if cell.reduction else "normal"
         alpha, beta = model.arch[f"alphas_{kind}"].softmax(-1), model.arch[f"betas_{kind}"]
         states = [cell.preprocess0(s0), cell.preprocess1(s1)]
-        for node, lo, hi in DARTS_SPACE.node_rows():
+        for _, lo, hi in DARTS_SPACE.node_rows():
             b = beta[lo:hi].softmax(0)
             states.append(sum(b[j] * cell.ops[lo + j](h, alpha[lo + j]) for j, h in enumerate(states)))
         s0, s1 = s1, torch.cat(states[2:], dim=1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ import torch
 
 from fairdarts_core.checkpoint import load_checkpoint
 from fairdarts_core.data import load_digits
-from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search import search
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model
@@ -32,17 +31,18 @@ def _variant(name: str):
     return variant.with_options(threshold=0.5) if variant.resolved_parse(get_space("darts")) != "darts" else variant
 
 
-@lru_cache(maxsize=None)
-def _full(name: str, out_dir: str) -> tuple:
-    """The uninterrupted TINY search of a variant, once per test session (records, checkpoint folder)."""
-    from tests.conftest import synthetic_set
+@pytest.fixture(scope="session")
+def full(tmp_path_factory, search_set):
+    """name -> (records, checkpoint folder) of the variant's uninterrupted TINY search, run once per session."""
+    runs: dict[str, tuple] = {}
 
-    return tuple(search(_variant(name), synthetic_set(size=16), TINY, out_dir=out_dir)), out_dir
+    def run(name: str) -> tuple:
+        if name not in runs:
+            out_dir = str(tmp_path_factory.mktemp(f"full_{name}"))
+            runs[name] = tuple(search(_variant(name), search_set, TINY, out_dir=out_dir)), out_dir
+        return runs[name]
 
-
-@pytest.fixture
-def full(tmp_path_factory):
-    return lambda name: _full(name, str(tmp_path_factory.mktemp(f"full_{name}")))
+    return run
 
 
 def _final(records):

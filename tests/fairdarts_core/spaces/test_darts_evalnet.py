@@ -11,9 +11,6 @@ from fairdarts_core.published import PUBLISHED_GENOTYPES
 from fairdarts_core.spaces.darts.evalnet import EvalCell, NetworkCIFAR, NetworkImageNet, drop_path
 from fairdarts_core.spaces.darts.parse import parse_genotype
 
-
-
-
 C, LAYERS = 4, 5  # reductions at cells 1 and 3, auxiliary head after cell 3 (8x8 on 32x32 input)
 
 

@@ -17,9 +17,6 @@ from fairdarts_core.spaces.darts import DARTS_PRIMITIVES, EDGES, PRIMITIVES
 from fairdarts_core.spaces.darts.parse import PARSE_METHODS, parse_genotype
 from fairdarts_core.spaces.darts.space import genotype_mask
 
-
-
-
 MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(7)
 
 

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fairdarts_core.genotype import Genotype, GenotypeError, family_of_text, load_genotype
-from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search import search
-from fairdarts_core.sizes import PRESETS
+from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search_run import build_supernet
+from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import GENOTYPE_FAMILIES, SPACES, get_space, space_of
 from fairdarts_core.spaces.nb201 import EDGES, NB201, PRIMITIVES, SearchCell, TinyNetwork
 from fairdarts_core.train import TrainConfig, build_model, evaluate, train
@@ -40,7 +40,7 @@ BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_con
 
 
 def _uniform(op: str) -> str:
-    return "|{0}~0|+|{0}~0|{0}~1|+|{0}~0|{0}~1|{0}~2|".format(op)
+    return f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|"
 
 
 # arch -> (params, benchmark FLOPs (get_model_infos x 1e6), thop MACs with BN removed), C=16, N=5, 10 classes
