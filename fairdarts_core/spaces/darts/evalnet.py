@@ -56,9 +56,7 @@ class EvalCell(nn.Module):
         self.nodes = tuple(sorted(alive - {0, 1}))
         self.concat = output_nodes(edges, concat)
         if not self.concat:
-            kind = "reduce" if reduction else "normal"
-            raise GenotypeError(f"the {kind} cell computes none of its output nodes {list(concat)} "
-                                f"(a threshold parse kept no edge): no network can be built")
+            raise GenotypeError(_empty_cell_reason("reduce" if reduction else "normal", edges, concat))
         self.multiplier = len(self.concat)
         self.refresh_tails()
 
@@ -108,6 +106,20 @@ class EvalCell(nn.Module):
                 total = drop_path(total, drop_prob, inplace=owned)
             states[node] = total
         return torch.cat([states[n] for n in self.concat], dim=1)
+
+
+def _empty_cell_reason(kind: str, edges: tuple[Edge, ...], concat: tuple[int, ...]) -> str:
+    """Why a cell computes none of its outputs: it kept no edge, or its kept edges do not connect the cell
+    inputs to an output node (the intermediate nodes they leave from get no edge)."""
+    if not edges:
+        why = "the parse kept no edge"
+    else:
+        kept = ", ".join(f"{src}->{dst}" for _, dst, src in edges)
+        empty = sorted({src for _, _, src in edges if src >= 2} - {dst for _, dst, _ in edges})
+        why = f"its {len(edges)} kept edges ({kept}) connect none of them to the cell inputs"
+        if empty:
+            why += f" (no edge enters node {', '.join(map(str, empty))})"
+    return f"the {kind} cell computes none of its output nodes {list(concat)}: {why}; no network can be built"
 
 
 class AuxiliaryHead(nn.Sequential):

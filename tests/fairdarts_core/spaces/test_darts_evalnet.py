@@ -72,10 +72,12 @@ def test_isolated_nodes_build_and_cell_width_counts_computed_nodes():
     assert model.classifier.in_features == 16 * 2
 
 
-def test_cell_computing_none_of_its_outputs_cannot_build():
+def test_cell_computing_none_of_its_outputs_cannot_build_and_says_why():
     edges = (("sep_conv_3x3", 2, 0), ("skip_connect", 4, 3))
-    with pytest.raises(GenotypeError):
+    with pytest.raises(GenotypeError, match=r"its 2 kept edges \(0->2, 3->4\) connect none of them to the cell inputs \(no edge enters node 3\)"):
         EvalCell(edges, (3, 4), 12, 12, C, reduction=False, reduction_prev=False)
+    with pytest.raises(GenotypeError, match="the reduce cell computes none of its output nodes .*the parse kept no edge"):
+        EvalCell((), (2, 3, 4, 5), 12, 12, C, reduction=True, reduction_prev=False)
 
 
 # ----- drop path -----------------------------------------------------------------------------
