@@ -60,9 +60,10 @@ def search(variant: Variant, train_set: ImageSet, config: SearchConfig, device: 
     state, first = None, 0
     if resume and ckpt_path is not None and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path, kind="search")
-        if state["variant"] != variant.name:
-            raise ValueError(f"checkpoint {ckpt_path} is from variant {state['variant']}, not {variant.name}")
-        first = run.resume_plan(state)
+        try:
+            first = run.resume_plan(state)
+        except ValueError as err:
+            raise ValueError(f"{ckpt_path}: {err}") from None
         for record in run.history:
             yield dict(record, resumed=True)
 

@@ -199,8 +199,7 @@ class SearchRun:
         weights = self.weights()
         logits = self.model(xy[0], weights)
         loss = F.cross_entropy(logits, xy[1])
-        extra = self.variant.arch_loss(weights)
-        return (loss if extra is None else loss + extra), loss, logits
+        return self._with_arch_loss(loss, weights), loss, logits
 
     def unrolled_arch_grads(self, train_xy: XY, val_xy: XY, eta: float,
                             hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -253,8 +252,11 @@ class SearchRun:
         arch = {n[len("arch."):]: p for n, p in tensors.items() if n.startswith("arch.")}
         weights = self.variant.weights(self.model.masked(arch), self.space)
         logits = functional_call(self.model, tensors, (xy[0], weights))
+        return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights)
+
+    def _with_arch_loss(self, loss: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The cross-entropy plus the variant's architecture loss, if it has one."""
         extra = self.variant.arch_loss(weights)
-        loss = F.cross_entropy(logits, xy[1])
         return loss if extra is None else loss + extra
 
     def hessian_eigenvalue(self, xy: XY, iterations: int = 20) -> float:

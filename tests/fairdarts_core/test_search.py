@@ -25,7 +25,7 @@ TINY = SearchConfig(epochs=2, batch_size=8, init_channels=4, layers=3, gap_image
 
 def test_resume_refuses_another_variants_checkpoint(tmp_path, search_set):
     list(search(make_variant("darts"), search_set, replace(TINY, epochs=1), out_dir=tmp_path))
-    with pytest.raises(ValueError, match="from variant darts"):
+    with pytest.raises(ValueError, match=r"checkpoint\.pt: checkpoint is from variant darts, not fair_darts"):
         next(search(make_variant("fair_darts"), search_set, TINY, out_dir=tmp_path, resume=True))
 
 
