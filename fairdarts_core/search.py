@@ -153,6 +153,7 @@ def run_epoch(run: SearchRun, batches: SearchBatches, progress: Progress, parses
               on_step: OnStep | None = None) -> dict[str, Any]:
     """Train one epoch with the variant's hooks armed, then measure the indicators; the record."""
     began = time.perf_counter()
+    run.progress = progress
     handles = run.variant.hooks(run.model, progress)
     try:
         tally = train_epoch(run, batches, progress, on_step)

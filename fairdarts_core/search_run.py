@@ -21,7 +21,7 @@ from .indicators import batch_stats_eval
 from .search_config import SearchConfig
 from .spaces import SearchSpace, get_space
 from .supernet import Supernet
-from .variant import Sampler, Stage, Variant
+from .variant import Progress, Sampler, Stage, Variant
 
 XY = tuple[torch.Tensor, torch.Tensor]  # (images, labels)
 
@@ -51,6 +51,7 @@ class SearchRun:
     stages: list[Stage] = field(init=False)  # the plan; later stages are rewritten as earlier ones end
     stage: int = 0  # the stage now running
     history: list[dict[str, Any]] = field(default_factory=list)  # the records of the epochs done
+    progress: Progress | None = None  # the epoch now running (set by the loop; the variant's train_weights reads it)
     # The current stage's (start_stage):
     model: Supernet = field(init=False)
     w_optimizer: torch.optim.SGD = field(init=False)
@@ -136,6 +137,10 @@ class SearchRun:
         """The variant's activated weights of the supernet's architecture parameters (ops an edge lacks: 0)."""
         return model_weights(self.model, self.variant, self.space)
 
+    def train_weights(self) -> dict[str, torch.Tensor]:
+        """The weights this step trains with: the variant's `train_weights` at the current progress."""
+        return self.variant.train_weights(self.model.masked(dict(self.model.arch)), self.space, self.progress)
+
     def step(self, train_xy: XY, val_xy: XY | None) -> StepResult:
         """One step of the bi-level loop: an arch step on val_xy (skipped when None: warm-up or single
         level) and a weight step on train_xy, in the order the config asks."""
@@ -196,7 +201,7 @@ class SearchRun:
 
     def loss(self, xy: XY) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(cross-entropy + the variant's arch loss, cross-entropy, logits) of the supernet on a batch."""
-        weights = self.weights()
+        weights = self.train_weights()
         logits = self.model(xy[0], weights)
         loss = F.cross_entropy(logits, xy[1])
         return self._with_arch_loss(loss, weights), loss, logits
@@ -250,7 +255,7 @@ class SearchRun:
     def _functional_loss(self, tensors: dict[str, torch.Tensor], xy: XY) -> torch.Tensor:
         """The step's loss of the supernet run with `tensors` (parameters and buffers by name)."""
         arch = {n[len("arch."):]: p for n, p in tensors.items() if n.startswith("arch.")}
-        weights = self.variant.weights(self.model.masked(arch), self.space)
+        weights = self.variant.train_weights(self.model.masked(arch), self.space, self.progress)
         logits = functional_call(self.model, tensors, (xy[0], weights))
         return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights)
 

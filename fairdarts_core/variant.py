@@ -175,6 +175,12 @@ class Variant(Options):
         """{cell kind: (edges, ops)} activated weights from the architecture parameters (functional)."""
         return {kind: self.activate(arch[ALPHA_PREFIX + kind]) for kind in space.cell_kinds}
 
+    def train_weights(self, arch: Mapping[str, torch.Tensor], space, progress: Progress | None) -> dict[str, torch.Tensor]:
+        """The weights the search's steps train with (every loss of a step); `weights` by default. A
+        sampling method (GDAS, DrNAS) draws them here, its schedules read `progress` (None outside a
+        search's epoch, e.g. a timed step); the parse, the records and the Hessian still read `weights`."""
+        return self.weights(arch, space)
+
     def mixed_op(self) -> MixedOpFactory:
         return mixed_op
 
