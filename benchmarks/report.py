@@ -175,7 +175,12 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, wall_seconds
     })
 
 
-def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame | None = None) -> str:
+def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame | None = None,
+            calibration: pd.DataFrame | None = None) -> str:
+    """The table's caption: study, preset, protocol, data, trained network, what FLOPs and Params are, and for
+    trained accuracies the protocol's noise floor (from `calibration`, the noise study's seeds)."""
+    from .experiments.stats import CALIBRATION_COLUMNS, noise_caption
+
     ok = trials[trials["status"] == "ok"] if "status" in trials else trials
     parts = [f"{manifest['title']}, preset `{manifest['preset']}`"]
     if manifest.get("protocol"):
@@ -199,7 +204,20 @@ def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame 
     else:
         parts.append("FLOPs (thop multiply-adds, BN removed) and Params of each space's paper-scale network "
                      "(DARTS cells: C=36, 20 cells; NB201: C=16, N=5)")
+    if trained:
+        noise = noise_caption(trials, calibration if calibration is not None else
+                              pd.DataFrame(columns=list(CALIBRATION_COLUMNS)))
+        parts += [noise] if noise else []
     return "; ".join(parts) + "."
+
+
+CALIBRATION_FILE = "calibration.csv"  # written by the noise study's report: cell, protocol, seed, accuracy
+
+
+def calibration_files(out: Path) -> list[Path]:
+    """The noise calibrations a results folder's captions read: calibration.csv of the folder itself and of every
+    sibling folder named noise* (results/noise, results/noise_cifar10, ...), sorted."""
+    return sorted({*out.parent.glob(f"noise*/{CALIBRATION_FILE}"), *out.glob(CALIBRATION_FILE)})
 
 
 # Columns every trials.csv this version writes has; a folder without them came from another version.
@@ -267,6 +285,7 @@ def report(out: str | Path, nb201_table: str | Path | None = None) -> list[Path]
     """Redraw table.csv, table.md, figures/ and README.md of an experiment folder from its files alone
     (with an NB201 table: first add its values of the folder's NB201 cells to those files)."""
     from .experiments import EXPERIMENTS, generic
+    from .experiments.stats import read_calibration
 
     out = Path(out)
     if not (out / "manifest.json").is_file():
@@ -281,29 +300,40 @@ def report(out: str | Path, nb201_table: str | Path | None = None) -> list[Path]
     benchmark = read_benchmark(out)
     table = module.table(trials, benchmark)
     table.to_csv(out / "table.csv", index=False)
-    text = f"**{caption(manifest, trials, table)}**\n\n{markdown(table)}\n"
+    written = [hook(out, trials) for hook in [getattr(module, "write_files", None)] if hook]  # e.g. calibration.csv
+    calibration = read_calibration(calibration_files(out))
+    text = f"**{caption(manifest, trials, table, calibration)}**\n\n{markdown(table)}\n"
     notes = getattr(module, "TABLE_NOTES", "")
     if notes:
         text += f"\n{notes}\n"
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = module.figures(out, trials, epochs, benchmark) if (trials["status"] == "ok").any() else []
     cells = genotype_figures(out)
-    readme = write_readme(out, manifest, text, figures, cells)
-    return [out / "table.md", out / "table.csv", *figures, *cells, readme]
+    readme = write_readme(out, manifest, text, figures, cells, trials)
+    return [out / "table.md", out / "table.csv", *[p for paths in written for p in paths], *figures, *cells, readme]
+
+
+def time_use_text(manifest: dict[str, Any], trials: pd.DataFrame | None) -> str:
+    """The README's time-use line: the manifest's account, else what trials.csv's trial times give (no trial
+    slots known), else a statement that the run recorded none."""
+    wall = float(manifest.get("wall_seconds", 0) or 0)
+    use = manifest.get("time_use") or (time_use(trials, wall, None) if trials is not None else {})
+    if use:
+        return time_use_line(wall, use)
+    return f"wall {wall:.0f} s; trial times not recorded (the harness version of this run did not write them)"
 
 
 def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: list[Path],
-                 cells: list[Path]) -> Path:
-    """README.md of a results folder: what ran (command, commit, versions, time), the table, the figures
-    inline, and notes.md (what it shows and does not) when the folder has one."""
+                 cells: list[Path], trials: pd.DataFrame | None = None) -> Path:
+    """README.md of a results folder: what ran (command, commit, versions, time and its use), the table, the
+    figures inline, and notes.md (what it shows and does not) when the folder has one."""
     lines = [f"# {manifest['title']}", ""]
     lines += [f"- command: `{manifest.get('command', '')}`",
               f"- commit: `{manifest.get('git_sha', 'unknown')}`, preset `{manifest.get('preset')}`, "
               f"dataset `{manifest.get('dataset')}`, seeds {manifest.get('seeds')}",
               f"- device: {manifest.get('device', '?')}; wall time {manifest.get('wall_seconds', 0):.0f} s"
               + (f" over {len(manifest['runs'])} runs (resumed)" if len(manifest.get("runs", [])) > 1 else ""),
-              *([f"- time use: {time_use_line(manifest['wall_seconds'], manifest['time_use'])}"]
-                if manifest.get("time_use") else []),
+              f"- time use: {time_use_text(manifest, trials)}",
               "- versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()), ""]
     lines += ["## Table", "", table_text.strip(), ""]
     notes = out / "notes.md"
@@ -315,9 +345,12 @@ def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: 
             rel = path.relative_to(out).as_posix()
             lines += [f"![{path.stem}]({rel})", ""]
     if cells:
-        lines += ["## Cells and weights", "",
-                  "Every distinct genotype's cells are in `figures/cells/`, each searched setting's final "
-                  "weights in `figures/weights/`:", ""]
+        folders = {p.relative_to(out).parts[1] for p in cells if len(p.relative_to(out).parts) > 2}
+        said = [text for folder, text in (("cells", "every distinct genotype's cells are in `figures/cells/`"),
+                                          ("weights", "each searched setting's final weights in `figures/weights/`"))
+                if folder in folders]
+        lines += ["## Cells and weights" if "weights" in folders else "## Cells", "",
+                  "; ".join(said).capitalize() + ":", ""]
         lines += [f"- [{p.relative_to(out).as_posix()}]({p.relative_to(out).as_posix()})" for p in cells]
         lines.append("")
     lines += ["## Files", "",

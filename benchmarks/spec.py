@@ -37,6 +37,7 @@ class Setting:
     search: dict[str, Any] = field(default_factory=dict)  # search config overrides (space, epochs, ...)
     train: bool = True  # False: stop after the parse and the profile
     parses: tuple[Parse, ...] = ()  # post-hoc parse settings; none: the variant's own parse
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # this setting's training, over the study's
 
     def __post_init__(self) -> None:
         labels = [p.label for p in self.parses]
@@ -108,7 +109,7 @@ def setting_dict(setting: Setting) -> dict[str, Any]:
 def trial_config(experiment: Experiment, setting: Setting, seed: int) -> dict[str, Any]:
     return {"setting": setting_dict(setting), "seed": seed, "experiment": experiment.name,
             "preset": experiment.sizes.name,
-            "train_overrides": dict(experiment.train_overrides)}
+            "train_overrides": {**experiment.train_overrides, **setting.train_overrides}}
 
 
 def flat_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from .noisy_darts import NoisyDARTS
 from .p_darts import PDARTS
 from .pc_darts import PCDARTS
 from .random_darts import RandomDARTS
+from .random_flops_matched import RandomFlopsMatched
+from .random_uniform import RandomUniform
 
 VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts": DARTS,
@@ -27,6 +29,8 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
 })
 SAMPLERS: Registry[type[Sampler]] = Registry("sampler", {
     "random_darts": RandomDARTS,
+    "random_uniform": RandomUniform,
+    "random_flops_matched": RandomFlopsMatched,
 })
 METHODS: Registry[type[Options]] = Registry("variant", {**VARIANTS, **SAMPLERS})
 
@@ -46,4 +50,5 @@ def make_variant(name: str, **options) -> Variant:
 
 
 __all__ = ["METHODS", "SAMPLERS", "VARIANTS", "Sampler", "Variant", "make_method", "make_variant",
-           "DARTS", "DARTSV1", "DARTSV2", "FairDARTS", "NoisyDARTS", "RandomDARTS"]
+           "DARTS", "DARTSV1", "DARTSV2", "FairDARTS", "NoisyDARTS", "RandomDARTS",
+           "RandomFlopsMatched", "RandomUniform"]

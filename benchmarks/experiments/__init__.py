@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from fairdarts_core.registry import Registry
 
 from ..spec import Experiment
-from . import ablation, ablation_nb201, collapse, comparison, nb201, stability, variants
+from . import ablation, ablation_nb201, collapse, comparison, nb201, noise, stability, variants
 from .base import Study
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ EXPERIMENTS: Registry[Study] = Registry("experiment", {
     "variants": variants,
     "nb201": nb201,
     "ablation_nb201": ablation_nb201,
+    "noise": noise,
 })
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 from fairdarts_core.spaces.darts.parse import DEFAULT_THRESHOLD
 
 from ..spec import Experiment, Parse, Setting, row_name
-from .stats import count, fmt_p, groups, mean_std, paired_p, welch_p
+from .chance import expected_skips
+from .stats import bar_summary, count, fmt_p, groups, mean_std, paired_p, welch_p
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -73,7 +74,7 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
             "test": test,
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
             "Near 0/1": mean_std(ok.get("search_near_01", pd.Series(dtype=float)), 2),
-            "Skips (normal)": mean_std(ok["skips_normal"], 1),
+            f"Skips (normal; random cell: {expected_skips('darts'):.1f})": mean_std(ok["skips_normal"], 1),
             "FLOPs (M)": mean_std(ok["flops_m"], 0),
             "Params (M)": mean_std(ok["params_m"], 2),
             "Same genotype as": "-" if shared.empty else
@@ -93,13 +94,11 @@ TABLE_NOTES = (f"p vs default: the row's accuracy against the default row's ({DE
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
     from .. import plots
 
-    ok = trials[trials["status"] == "ok"]
-    summary = ok.groupby("row", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std"),
-                                                gap=("search_disc_gap", "mean"), gap_std=("search_disc_gap", "std"))
-    summary = summary.reset_index()
     return [
-        plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="acc", yerr="acc_std",
-                                  title="Accuracy after training (mean +- std over seeds)"),
-        plots.plot_bar_with_error(summary, out / "figures" / "disc_gap.png", x="row", y="gap", yerr="gap_std",
-                                  title="Discretization gap at the end of search (points)"),
+        plots.plot_bar_with_error(bar_summary(trials, "test_acc"), out / "figures" / "accuracy.png", x="row", y="mean",
+                                  yerr="std", n="n", failed="failed", ylabel="test accuracy (%)",
+                                  title="Accuracy after training (mean +- sd over seeds)"),
+        plots.plot_bar_with_error(bar_summary(trials, "search_disc_gap"), out / "figures" / "disc_gap.png", x="row",
+                                  y="mean", yerr="std", n="n", failed="failed", ylabel="points",
+                                  title="Discretization gap at the end of search (mean +- sd over seeds)"),
     ]

@@ -7,15 +7,15 @@ cells after a short training."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..spec import Experiment, Setting
+from .chance import DOMINATED, chance_dominated, expected_skips, kept_edges, param_free_share
 from .nb201 import TEST, plot_ground_truth
-from .stats import count, groups, mean_std
+from .stats import bar_summary, count, groups, mean_std
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -26,7 +26,6 @@ SEEDS = {"paper": 3, "quick": 2, "smoke": 1}  # quick: 2 seeds took 7,474 s on 2
 NEEDS_NB201_TABLE = False  # its NB201 cells are looked up when a table is given, but its table does not need them
 SPACES = {"paper": ("nb201", "s2", "s3"), "quick": ("nb201", "s2", "s3"), "smoke": ("s3",)}
 SMOKE_VARIANTS = ("darts_v1", "fair_darts")
-DOMINATED = 2 / 3  # a cell is skip-dominated when at least this share of its kept edges is parameter-free
 # The search of the quick preset per space, fixed before the study ran, sized to fit ~2 hours on 2 cores
 # (costs measured on these sizes, not outcomes): more epochs and images than the generic quick preset,
 # so that the architecture weights have time to move; the hessian every 5 epochs.
@@ -74,34 +73,17 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
         rows.append({
             "Variant": variant,
             "Space": space,
-            "Param-free fraction": mean_std(free_final, 2),
+            "Param-free fraction": f"{mean_std(free_final, 2)} (random cell: {param_free_share(space):.2f})",
             "Skip-dominated seeds": f"{int((free_final >= DOMINATED - 1e-9).sum())} of {len(free_final)} "
-                                    f"(random cell: {chance_dominated(space):.0%})" if len(free_final) else "-",
+                                    f"(random cell: {chance_dominated(space):.1%})" if len(free_final) else "-",
             **({"NB201 test %": mean_std(truth) if len(truth) else "-"} if with_truth else {}),
-            "Skips (cell 1)": mean_std(ok["skips_normal"], 1),
+            "Skips (cell 1)": f"{mean_std(ok['skips_normal'], 1)} (random cell: {expected_skips(space):.1f})",
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
             "Hessian eig": mean_std(ok.get("search_hessian_eig", pd.Series(dtype=float)), 2),
             "Accuracy %": mean_std(ok["test_acc"]),
             "n": count(group, ok),
         })
     return pd.DataFrame(rows)
-
-
-def chance_dominated(space_name: str) -> float:
-    """The share of uniformly random cells of the space that are skip-dominated: each kept edge's op drawn
-    independently and uniformly from those a parse can keep (NB201: its 5 ops, none included, on 6 edges,
-    = the share of the 15,625 cells; DARTS cells: the ops bar none, 2 edges per node in every cell kind)."""
-    from fairdarts_core.indicators import PARAMETER_FREE_OPS
-    from fairdarts_core.spaces import get_space
-
-    space = get_space(space_name)
-    if space.name == "nb201":
-        ops, edges = space.op_set(), len(space.edges)
-    else:
-        ops, edges = tuple(op for op in space.op_set() if op != "none"), 2 * space.num_nodes * len(space.cell_kinds)
-    p = sum(op in PARAMETER_FREE_OPS for op in ops) / len(ops)
-    least = math.ceil(DOMINATED * edges - 1e-9)
-    return sum(math.comb(edges, k) * p**k * (1 - p) ** (edges - k) for k in range(least, edges + 1))
 
 
 def _final_free(ok: pd.DataFrame) -> pd.Series:
@@ -116,8 +98,10 @@ def _final_free(ok: pd.DataFrame) -> pd.Series:
 TABLE_NOTES = ("Param-free fraction: the share of the parsed cells' edges (all cell kinds) whose op has no "
                "parameters (none, skip_connect, pools, noise), mean over seeds; a seed is skip-dominated when it is "
                "at least 2/3 (NB201: 4 of 6 edges); beside the count, the share of uniformly random cells of the "
-               "space that are (each kept edge's op drawn uniformly from those the parse can keep: NB201 54%, the "
-               "share of its 15,625 cells). NB201 test %: the NAS-Bench-201 table's CIFAR-10 test accuracy of the "
+               "space that are (each kept edge's op drawn uniformly from those the parse can keep: NB201 54.4%, the "
+               "share of its 15,625 cells; S2, S3 10.5%: 11 or more of 16 kept edges skip). \"random cell\" beside "
+               "the fraction and the skips: a uniformly random cell's expectation (NB201 0.60 and 1.2 skips of 6 "
+               "edges; S2, S3 0.50 and 4.0 of 8). NB201 test %: the NAS-Bench-201 table's CIFAR-10 test accuracy of the "
                "final cells (shown once the folder's NB201 cells are looked up). Hessian eig: the dominant "
                "eigenvalue of the validation loss's "
                "Hessian w.r.t. the architecture parameters at the last epoch where it was computed.")
@@ -132,19 +116,24 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
         for space in dict.fromkeys(label.partition(" @ ")[2] for label in search["label"]):
             part = search[search["label"].str.endswith(f" @ {space}")].copy()
             part["label"] = part["label"].str.partition(" @ ")[0]
+            chance = {"uniformly random cell (expectation)": param_free_share(space),
+                      "skip-dominated from here (2/3)": DOMINATED}
             paths.append(plots.plot_epoch_bands(part, ("param_free_fraction",),
                                                 out / "figures" / f"param_free_{space}.png",
-                                                f"parameter-free share of the parsed cells ({space})"))
+                                                f"parameter-free share of the parsed cells ({space})", limits=(0, 1),
+                                                lines=chance))
             paths.append(plots.plot_skip_counts(part, out / "figures" / f"skip_counts_{space}.png",
-                                                one_cell=space == "nb201"))
+                                                one_cell=space == "nb201", max_count=kept_edges(space),
+                                                lines={"uniformly random cell (expectation)": expected_skips(space)}))
             if "hessian_eig" in part and part["hessian_eig"].notna().any():
                 paths.append(plots.plot_epoch_bands(part.dropna(subset=["hessian_eig"]), ("hessian_eig",),
                                                     out / "figures" / f"hessian_{space}.png",
-                                                    f"dominant Hessian eigenvalue ({space})"))
+                                                    f"dominant Hessian eigenvalue ({space})",
+                                                    title="computed every few epochs; each point is one computation"))
             if space == "nb201" and TEST in part and part[TEST].notna().any():
                 paths.append(plot_ground_truth(part, out / "figures" / "ground_truth_nb201.png", benchmark))
-    ok = trials[trials["status"] == "ok"]
-    summary = ok.groupby("row", sort=False).agg(acc=("test_acc", "mean"), acc_std=("test_acc", "std")).reset_index()
-    paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="acc",
-                                           yerr="acc_std", title="Accuracy of the final cells after training"))
+    summary = bar_summary(trials, "test_acc")
+    paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="mean",
+                                           yerr="std", n="n", failed="failed", ylabel="test accuracy (%)",
+                                           title="Accuracy of the final cells after training (mean +- sd over seeds)"))
     return paths

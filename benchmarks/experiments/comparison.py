@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..spec import Experiment, Setting
-from .stats import count, groups, mean_std
+from .stats import count, groups, improvement, mean_std, random_baseline
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -46,6 +46,8 @@ def build(sizes: Sizes, seeds: tuple[int, ...], stability_dir: str | None = None
 
 
 def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
+    random = random_baseline(trials)  # a sampler setting (e.g. random_uniform) trained beside the genotypes
+    random_acc = trials[(trials["row"] == random) & (trials["status"] == "ok")]["test_acc"]
     rows = []
     for row, group, ok in groups(trials):
         first = ok.iloc[0] if len(ok) else group.iloc[0]
@@ -59,6 +61,8 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
             "DP": first.get("train_drop_path", "-"),
             "Optimizer": "SGD + cosine",
             "Accuracy %": mean_std(ok["test_acc"]) if len(ok) else "FAILED",
+            **({f"vs {random} (95% CI)": "-" if row == random else improvement(ok["test_acc"], random_acc)}
+               if random else {}),
             "n": count(group, ok),
         })
     return pd.DataFrame(rows)

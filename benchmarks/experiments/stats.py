@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,3 +67,123 @@ def count(group: pd.DataFrame, ok: pd.DataFrame) -> str:
     """'n' of a row: the ok trials, and the failed ones if any."""
     failed = len(group) - len(ok)
     return f"{len(ok)}" + (f" ({failed} failed)" if failed else "")
+
+
+def bar_summary(trials: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per row of the table, in order, failed rows included: the mean and sample std of `column` over the ok
+    trials, how many ok trials hold a value (n) and how many failed (the bars of the study figures)."""
+    rows = []
+    for row, group, ok in groups(trials):
+        values = pd.to_numeric(ok.get(column, pd.Series(dtype=float)), errors="coerce").dropna()
+        rows.append({"row": row, "mean": values.mean() if len(values) else float("nan"),
+                     "std": values.std(ddof=1) if len(values) > 1 else float("nan"),
+                     "n": len(values), "failed": len(group) - len(ok)})
+    return pd.DataFrame(rows, columns=["row", "mean", "std", "n", "failed"])
+
+
+# ----- the noise floor of trained accuracies ---------------------------------------------------------
+CALIBRATION_COLUMNS = ("cell", "protocol", "seed", "accuracy")
+PROTOCOL_COLUMNS = ("dataset", "train_channels", "train_layers", "train_epochs", "train_batch_size", "train_lr",
+                    "train_drop_path")
+
+
+def training_protocol(row: pd.Series | dict) -> str:
+    """The name of the training protocol of a trials.csv row (data, network, epochs, batch, lr, drop path); the
+    noise calibration's `protocol` column holds these names. '' for a row that did not train."""
+    get = row.get
+    if pd.isna(get("train_epochs")) or pd.isna(get("dataset")):
+        return ""
+    return (f"{get('dataset')}, C={int(get('train_channels'))}, {int(get('train_layers'))} cells, "
+            f"{int(get('train_epochs'))} epochs, batch {int(get('train_batch_size'))}, lr {float(get('train_lr')):g}, "
+            f"drop path {float(get('train_drop_path')):g}")
+
+
+def min_detectable_difference(std: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference of two means, each over n values of standard deviation `std`, that a two-sided
+    two-sample t-test at `alpha` finds with probability `power` (noncentral t; NaN for n < 2)."""
+    from scipy import optimize, stats
+
+    if n < 2 or not std > 0:
+        return float("nan")
+    df = 2 * n - 2
+    critical = stats.t.ppf(1 - alpha / 2, df)
+
+    def shortfall(shift: float) -> float:  # power at a noncentrality of `shift`, minus the goal
+        lower = float(np.nan_to_num(stats.nct.cdf(-critical, df, shift)))  # ~0, and NaN far out in scipy's nct
+        return stats.nct.sf(critical, df, shift) + lower - power
+
+    shift = optimize.brentq(shortfall, 1e-6, critical + 10.0, xtol=1e-10)
+    return float(shift / math.sqrt(n / 2) * std)
+
+
+def noise_floor(calibration: pd.DataFrame, protocol: str) -> tuple[float, int, int] | None:
+    """(training-seed std pooled over the calibration's cells, cells, seeds per cell at least) of a protocol: the
+    spread of one genotype's accuracy from its training seed alone; None when the protocol was not measured."""
+    rows = calibration[calibration["protocol"] == protocol] if len(calibration) else calibration
+    per_cell = [pd.to_numeric(g["accuracy"], errors="coerce").dropna() for _, g in rows.groupby("cell", sort=True)] \
+        if len(rows) else []
+    per_cell = [v for v in per_cell if len(v) >= 2]
+    if not per_cell:
+        return None
+    pooled = sum((len(v) - 1) * v.var(ddof=1) for v in per_cell) / sum(len(v) - 1 for v in per_cell)
+    return math.sqrt(pooled), len(per_cell), min(len(v) for v in per_cell)
+
+
+def read_calibration(paths: list[Path]) -> pd.DataFrame:
+    """The rows of the noise calibration files that exist (columns cell, protocol, seed, accuracy)."""
+    frames = [pd.read_csv(p) for p in sorted(paths) if p.is_file()]
+    frames = [f for f in frames if set(CALIBRATION_COLUMNS) <= set(f.columns)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(CALIBRATION_COLUMNS))
+
+
+def noise_caption(trials: pd.DataFrame, calibration: pd.DataFrame) -> str:
+    """The caption's sentence on the noise floor of a table's trained accuracies: per training protocol of its
+    ok rows, the measured training-seed std and the smallest difference a two-sample t-test (alpha 0.05, power
+    0.8) detects at the table's n (the most ok seeds of a row); '' when nothing was trained."""
+    ok = trials[(trials["status"] == "ok") & trials.get("test_acc", pd.Series(dtype=float)).notna()] \
+        if "status" in trials and "test_acc" in trials else trials.iloc[:0]
+    if ok.empty:
+        return ""
+    protocols = [p for p in dict.fromkeys(training_protocol(r) for _, r in ok.iterrows()) if p]
+    n = int(ok.groupby("row")["seed"].nunique().max())
+    parts = []
+    for protocol in protocols:
+        floor = noise_floor(calibration, protocol)
+        if floor is None:
+            parts.append(f"noise floor not measured for this protocol ({protocol})")
+            continue
+        std, cells, seeds = floor
+        mdd = min_detectable_difference(std, n)
+        detect = (f"at n={n} a two-sample t-test (alpha 0.05, power 0.8) detects differences of "
+                  f"{mdd:.2f} points or more" if n >= 2 else f"at n={n} no test can tell rows apart")
+        parts.append(f"noise floor of this protocol ({protocol}): training-seed std {std:.2f} points "
+                     f"(calibration: {cells} cells x {seeds}+ seeds); {detect}")
+    return "; ".join(parts)
+
+
+# ----- random baselines --------------------------------------------------------------------------------
+RANDOM_BASELINES = ("random_uniform", "random_flops_matched", "random_darts")  # in order of preference
+
+
+def random_baseline(trials: pd.DataFrame) -> str | None:
+    """The row of the study's random baseline: the first of RANDOM_BASELINES with a row; None without one."""
+    rows = set(trials["row"])
+    return next((name for name in RANDOM_BASELINES if name in rows), None)
+
+
+def improvement(method: pd.Series, random: pd.Series, digits: int = 2) -> str:
+    """A method's mean minus the random baseline's mean with its 95% Welch interval, '+d [lo, hi]'; '-' with
+    fewer than 2 values on a side (no interval)."""
+    from scipy import stats
+
+    a = pd.to_numeric(method, errors="coerce").dropna()
+    b = pd.to_numeric(random, errors="coerce").dropna()
+    if len(a) < 2 or len(b) < 2:
+        return "-"
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = a.mean() - b.mean()
+    if va + vb == 0:
+        return f"{diff:+.{digits}f} [{diff:+.{digits}f}, {diff:+.{digits}f}]"
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    return f"{diff:+.{digits}f} [{diff - half:+.{digits}f}, {diff + half:+.{digits}f}]"

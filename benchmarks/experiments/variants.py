@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..spec import Experiment, Setting
-from .stats import count, fmt_p, groups, mean_std, welch_p
+from .chance import expected_skips
+from .stats import bar_summary, count, fmt_p, groups, improvement, mean_std, random_baseline, welch_p
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -47,6 +48,9 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     from variants import METHODS
 
     baseline = trials[(trials["row"] == BASELINE) & (trials["status"] == "ok")]["test_acc"]
+    random = random_baseline(trials)
+    random_acc = trials[(trials["row"] == random) & (trials["status"] == "ok")]["test_acc"]
+    chance = expected_skips("darts")
     rows = []
     for row, group, ok in groups(trials):
         cls = METHODS[row] if row in METHODS else None
@@ -55,10 +59,12 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
             "What": cls.summary if cls else "",
             "Accuracy %": mean_std(ok["test_acc"]),
             f"p vs {BASELINE}": "-" if row == BASELINE else fmt_p(welch_p(ok["test_acc"], baseline)),
+            **({f"vs {random} (95% CI)": "-" if row == random else improvement(ok["test_acc"], random_acc)}
+               if random else {}),
             "FLOPs (M)": mean_std(ok["flops_m"], 0),
             "Params (M)": mean_std(ok["params_m"], 2),
-            "Skips normal": mean_std(ok["skips_normal"], 1),
-            "Skips reduce": mean_std(ok["skips_reduce"], 1),
+            f"Skips normal (random cell: {chance:.1f})": mean_std(ok["skips_normal"], 1),
+            f"Skips reduce (random cell: {chance:.1f})": mean_std(ok["skips_reduce"], 1),
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
             "Search s": mean_std(ok.get("search_seconds", pd.Series(dtype=float)), 0),
             "n": count(group, ok),
@@ -67,7 +73,13 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
 
 
 TABLE_NOTES = (f"p vs {BASELINE}: Welch's t-test of the accuracies over seeds against the original first-order "
-               "DARTS. Search s: wall seconds of one search, one CPU per trial, trials two at a time.")
+               "DARTS. vs random (shown when a random baseline ran; random_uniform first, else random_flops_matched, "
+               "else random_darts): the row's mean accuracy minus the random baseline's, with its 95% Welch "
+               "interval. random_uniform: each cell drawn uniformly from the space (Yang et al., ICLR 2020); "
+               "random_flops_matched: uniform cells within a FLOPs window; random_darts: the published random "
+               "DARTS baseline, exactly 2 normal-cell skips and at least 500M FLOPs (larger than most searched "
+               "cells). Skips: random cell = a uniformly random DARTS cell's expectation (8 edges x 1/7). Search "
+               "s: wall seconds of one search, one CPU per trial, trials two at a time.")
 
 
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:
@@ -75,13 +87,14 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
 
     ok = trials[trials["status"] == "ok"]
     summary = ok.groupby("row", sort=False).agg(flops_m=("flops_m", "mean"), test_acc=("test_acc", "mean"),
-                                                test_acc_std=("test_acc", "std"), skips=("skips_normal", "mean"),
-                                                skips_std=("skips_normal", "std")).reset_index()
+                                                test_acc_std=("test_acc", "std")).reset_index()
     paths = [plots.plot_accuracy_vs_flops(summary, out / "figures" / "accuracy_vs_flops.png", x="flops_m",
                                           y="test_acc", label="row"),
-             plots.plot_bar_with_error(summary, out / "figures" / "skips.png", x="row", y="skips", yerr="skips_std",
-                                       title="Skip connections in the normal cell (mean +- std over seeds)")]
+             plots.plot_bar_with_error(bar_summary(trials, "skips_normal"), out / "figures" / "skips.png", x="row",
+                                       y="mean", yerr="std", n="n", failed="failed", ylabel="skip connections",
+                                       title="Skip connections in the normal cell (mean +- sd over seeds)")]
     search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
     if not search.empty:
-        paths.append(plots.plot_skip_counts(search, out / "figures" / "skip_counts.png"))
+        paths.append(plots.plot_skip_counts(search, out / "figures" / "skip_counts.png", max_count=8,
+                                            lines={"uniformly random cell (expectation)": expected_skips("darts")}))
     return paths

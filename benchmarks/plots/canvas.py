@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 120
+PNG_METADATA = {"Software": None}  # PNG text chunks: none
 
 
 def figure(size: tuple[float, float], layout: str | None = None) -> Figure:
@@ -23,7 +24,8 @@ def save(fig: Figure, path: str | Path) -> Path:
     """Write the figure as PNG, creating parent folders, and release its artists."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
+    # No Software entry (it names matplotlib's version): the same data give the same bytes (`darts-bench report`).
+    fig.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)
     fig.clear()  # not registered with pyplot, so clearing is all the closing there is
     return path
 

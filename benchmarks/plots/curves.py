@@ -29,37 +29,88 @@ def skip_bands(frame: pd.DataFrame) -> pd.DataFrame:
     return epoch_bands(frame, ("skip_normal", "skip_reduce"))
 
 
+# Distinct colours (tab10, then the dark tones of tab20b/c) and markers: label i gets COLOURS[i % 20] and
+# MARKERS[i % 12], so that no two of up to 20 lines share both.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
+           "#756bb1", "#000000")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p")
+EPOCH_AXIS = "epoch (1 = the first; epochs.csv counts from 0)"
+
+
+def style(i: int) -> dict[str, str]:
+    """Colour and marker of the i-th line of a figure."""
+    return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def band_note(limits: tuple[float | None, float | None]) -> str:
+    """What a figure's lines and bands are, for its title."""
+    low, high = limits
+    clip = "" if low is None and high is None else \
+        f", clipped to [{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+    return f"line: mean over seeds; band: mean +- 1 sd over seeds{clip}"
+
+
+MAX_LINES = 4  # more labels than this: one panel per label (small multiples) instead of one line per label
+
+
 def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Path, ylabel: str,
-                     prefix: str = "") -> Path:
-    """Per label, the mean of each column per epoch with a std band (one line style per column)."""
+                     prefix: str = "", limits: tuple[float | None, float | None] = (None, None),
+                     lines: dict[str, float] | None = None, title: str | None = None) -> Path:
+    """Per label, the mean of each column per (1-based) epoch with a +-1 sd band clipped to `limits`. Up to
+    MAX_LINES labels: one panel per column, one colour and marker per label; more: one panel per label (shared
+    axes), one colour and marker per column. The legend sits outside the axes; `lines`: named horizontal
+    references (e.g. a uniformly random cell's expectation), drawn in every panel."""
     from matplotlib.ticker import MaxNLocator
 
     bands = epoch_bands(frame, columns)
-    fig = figure((6.5, 4.0))
-    ax = fig.subplots()
-    for i, (label, group) in enumerate(bands.groupby("label", sort=False)):
-        colour = f"C{i % 10}"
-        for column, style in zip(columns, ("-", "--", ":", "-.")):
-            mean, std = group[f"{column}_mean"], group[f"{column}_std"]
-            name = column.removeprefix(prefix) if len(columns) > 1 else ""
-            ax.plot(group["epoch"], mean, color=colour, ls=style, label=f"{label} {name}".strip() or column)
-            ax.fill_between(group["epoch"], mean - std, mean + std, color=colour, alpha=0.15, lw=0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    grouped = (frame if "label" in frame else frame.assign(label="")).groupby("label", sort=False)
+    seeds = {label: group["seed"].nunique() if "seed" in group else 1 for label, group in grouped}
+    labels = list(seeds)
+    names = {c: c.removeprefix(prefix) + (" cell" if prefix == "skip_" else "") for c in columns}
+    by_label = len(labels) > MAX_LINES
+    panels = labels if by_label else list(columns)
+    ncols = min(4, len(panels)) if by_label else len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig = figure((3.3 * ncols + 2.8, 2.7 * nrows + 0.9) if by_label else (4.2 * ncols + 2.8, 4.2), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    low, high = (-np.inf if limits[0] is None else limits[0]), (np.inf if limits[1] is None else limits[1])
+    for ax, panel in zip(axes, panels):
+        pairs = [(panel, c) for c in columns] if by_label else [(label, panel) for label in labels]
+        for i, (label, column) in enumerate(pairs):
+            group = bands[bands["label"] == label]
+            mean, std, epoch = group[f"{column}_mean"], group[f"{column}_std"], group["epoch"] + 1
+            name = names[column] if by_label else (f"{label} (n={seeds[label]})" if label else names[column])
+            ax.plot(epoch, mean, lw=1.4, ms=4, label=name, **style(i))
+            ax.fill_between(epoch, np.clip(mean - std, low, high), np.clip(mean + std, low, high),
+                            color=style(i)["color"], alpha=0.15, lw=0)
+        for j, (ref, value) in enumerate((lines or {}).items()):
+            ax.axhline(value, color="0.25", ls=("--", ":", "-.")[j % 3], lw=1.0, label=f"{ref} ({value:.2f})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if by_label:
+            ax.set_title(f"{panel} (n={seeds[panel]})" if panel else "", fontsize=9)
+        elif len(columns) > 1:
+            ax.set_title(names[panel], fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(panels) - ncols):len(panels)]:  # the lowest panel of each column shows its epochs
+        ax.xaxis.set_tick_params(labelbottom=True)
+    fig.supxlabel(EPOCH_AXIS, fontsize=8)
+    fig.supylabel(ylabel, fontsize=9)
+    handles, labels_shown = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels_shown, loc="outside right upper", fontsize=8, frameon=False)
+    fig.suptitle((f"{title}\n" if title else "") + band_note(limits), fontsize=9)
     return save(fig, path)
 
 
-def plot_skip_counts(frame: pd.DataFrame, path: str | Path, one_cell: bool = False) -> Path:
+def plot_skip_counts(frame: pd.DataFrame, path: str | Path, one_cell: bool = False, max_count: int | None = None,
+                     lines: dict[str, float] | None = None) -> Path:
     """Skip connections in the normal and reduce cell (one_cell: the only cell) per epoch; per label, mean
-    with a std band."""
-    if one_cell:
-        return plot_epoch_bands(frame, ("skip_normal",), path, "skip connections in the cell")
-    return plot_epoch_bands(frame, ("skip_normal", "skip_reduce"), path, "skip connections in the cell",
-                            prefix="skip_")
+    with a +-1 sd band clipped to [0, max_count] (the cell's edges)."""
+    columns = ("skip_normal",) if one_cell else ("skip_normal", "skip_reduce")
+    return plot_epoch_bands(frame, columns, path, "skip connections in the cell", prefix="skip_",
+                            limits=(0, max_count), lines=lines)
 
 
 # Axis titles for the trial columns the studies plot; other columns are shown by name.
@@ -86,20 +137,35 @@ def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flop
 
 
 def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, yerr: str | None = None,
-                        title: str | None = None) -> Path:
-    """Bar chart of y per x with optional error bars from the yerr column."""
-    require(frame, [x, y] + ([yerr] if yerr else []))
-    fig = figure((max(4.0, 0.8 * len(frame) + 1.5), 4.0))
+                        title: str | None = None, ylabel: str | None = None, n: str | None = None,
+                        failed: str | None = None) -> Path:
+    """Bar chart of y per x with optional error bars from the yerr column. `n`: the column counting the values
+    behind each bar: a bar of one value is hatched and marked n=1 (it has no error bar), a row with none (every
+    trial failed) gets no bar but the word FAILED; `failed`: the column counting failed trials, named under the
+    row's label."""
+    require(frame, [x, y] + [c for c in (yerr, n, failed) if c])
+    fig = figure((max(4.0, 0.8 * len(frame) + 1.5), 4.4))
     ax = fig.subplots()
     positions = np.arange(len(frame))
-    bars = ax.bar(positions, frame[y], yerr=frame[yerr] if yerr else None, capsize=4, color="tab:blue")
-    ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
-    ax.set_xticks(positions, [str(v) for v in frame[x]], rotation=30 if len(frame) > 4 else 0, ha="right"
-                  if len(frame) > 4 else "center")
+    values = pd.to_numeric(frame[y], errors="coerce")
+    counts = frame[n].fillna(0).astype(int).to_numpy() if n else np.full(len(frame), 2)
+    errors = pd.to_numeric(frame[yerr], errors="coerce").where(counts > 1) if yerr else None
+    bars = ax.bar(positions, values.fillna(0), yerr=errors, capsize=4, color="tab:blue",
+                  hatch=["//" if c == 1 else "" for c in counts], edgecolor="white")
+    ax.bar_label(bars, labels=[f"{v:.2f}" + (" (n=1)" if c == 1 else "") if c else "" for v, c in zip(values, counts)],
+                 fontsize=8, padding=2)
+    for position, c in zip(positions, counts):
+        if c == 0:
+            ax.text(position, 0, "FAILED", rotation=90, ha="center", va="bottom", color="tab:red", fontsize=9,
+                    fontweight="bold")
+    names = [str(v) + (f"\n({int(k)} failed)" if failed and k else "")
+             for v, k in zip(frame[x], frame[failed] if failed else [0] * len(frame))]
+    ax.set_xticks(positions, names, rotation=30 if len(frame) > 4 else 0, ha="right" if len(frame) > 4 else "center",
+                  fontsize=8)
     ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_ylabel(ylabel or y)
     if title:
-        ax.set_title(title)
+        ax.set_title(title + ("\nhatched: one value (n=1), no error bar" if (counts == 1).any() else ""), fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -116,17 +182,17 @@ def plot_seed_curves(frame: pd.DataFrame, column: str, path: str | Path, ylabel:
     fig = figure((7.0, 4.5))
     ax = fig.subplots()
     for i, (label, group) in enumerate(frame.groupby("label", sort=False)):
-        colour, style = f"C{i % 10}", "-" if i < 10 else "--"  # 10 colours, then dashed
+        colour, marker = style(i)["color"], style(i)["marker"]
         for _, seed in group.groupby("seed"):
-            ax.plot(seed["epoch"], seed[column], color=colour, ls=style, lw=0.7, alpha=0.45)
+            ax.plot(seed["epoch"] + 1, seed[column], color=colour, lw=0.7, alpha=0.45)
         mean = group.groupby("epoch")[column].mean()
         seeds = group["seed"].nunique()
         name = f"{label} (mean of {seeds} seeds)" if seeds > 1 else label
-        ax.plot(mean.index, mean.values, color=colour, ls=style, lw=2.0, marker="o", ms=2.5, label=name or column)
+        ax.plot(mean.index + 1, mean.values, color=colour, lw=2.0, marker=marker, ms=3.5, label=name or column)
     for i, (name, value) in enumerate((lines or {}).items()):
         ax.axhline(value, color="0.3", ls=(":", "-.", "--")[i % 3], lw=1.0, label=f"{name} ({value:.2f})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch (0-based)")
+    ax.set_xlabel(EPOCH_AXIS)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)

@@ -22,8 +22,8 @@ def edge_names(edges: Sequence[tuple[int, int]] = EDGES) -> list[str]:
 def plot_weight_trajectories(history: Any, primitives: Sequence[str], path: str | Path,
                              cell: str = "normal", edges: Sequence[tuple[int, int]] = EDGES,
                              stage_starts: Sequence[int] = ()) -> Path:
-    """One panel per edge: the activated weight of every op across epochs; dashed lines where a new stage
-    starts (P-DARTS: ops an edge no longer holds drop to 0 there)."""
+    """One panel per edge: the activated weight of every op across epochs (1-based); dashed lines where a new
+    stage starts (stage_starts: 0-based epoch indices) (P-DARTS: ops an edge no longer holds drop to 0 there)."""
     history = np.asarray(history, dtype=float)  # (epochs, edges, ops)
     if history.ndim != 3 or history.shape[1:] != (len(edges), len(primitives)):
         raise ValueError(f"history must have shape (epochs, {len(edges)}, {len(primitives)}), got {history.shape}")
@@ -31,7 +31,7 @@ def plot_weight_trajectories(history: Any, primitives: Sequence[str], path: str 
     rows = -(-len(edges) // cols)
     fig = figure((2.2 * cols, 2.0 * rows + 1.0))
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
-    epochs = np.arange(history.shape[0])
+    epochs = np.arange(history.shape[0]) + 1  # 1-based, as the figures of the studies
     for i, ax in enumerate(axes):
         if i >= len(edges):
             ax.set_visible(False)
@@ -41,10 +41,10 @@ def plot_weight_trajectories(history: Any, primitives: Sequence[str], path: str 
                     ls=_op_linestyle(op, primitives), lw=1.2, label=op)
         ax.set_title(edge_names(edges)[i], fontsize=9)
         for start in stage_starts:
-            ax.axvline(start - 0.5, color="gray", ls="--", lw=0.8)
+            ax.axvline(start + 0.5, color="gray", ls="--", lw=0.8)
         ax.grid(alpha=0.3)
     for ax in axes[-cols:]:
-        ax.set_xlabel("epoch", fontsize=8)
+        ax.set_xlabel("epoch (1 = the first)", fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(primitives), fontsize=8, frameon=False)
     fig.suptitle(f"{_cell_name(cell)}: architecture weights per epoch")
