@@ -74,7 +74,7 @@ def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
             "test": test,
             "Disc. gap (pts)": mean_std(ok.get("search_disc_gap", pd.Series(dtype=float)), 1),
             "Near 0/1": mean_std(ok.get("search_near_01", pd.Series(dtype=float)), 2),
-            f"Skips (normal; random cell: {expected_skips('darts'):.1f})": mean_std(ok["skips_normal"], 1),
+            f"Skips (normal; random cell: {expected_skips('darts'):.2f})": mean_std(ok["skips_normal"], 1),
             "FLOPs (M)": mean_std(ok["flops_m"], 0),
             "Params (M)": mean_std(ok["params_m"], 2),
             "Same genotype as": "-" if shared.empty else
