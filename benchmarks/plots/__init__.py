@@ -17,6 +17,7 @@ from .cells import (
                     plot_cells,
 )
 from .curves import (
+                    band_note,
                     epoch_bands,
                     plot_accuracy_vs_flops,
                     plot_bar_with_error,
@@ -34,7 +35,7 @@ from .weights import (
                     plot_weight_trajectories,
 )
 
-__all__ = ["CHAR_WIDTH", "DPI", "FAMILY_COLOURS", "IGNORED_COLOUR", "INCH_PER_UNIT", "LABEL_FONTSIZE", "LABEL_HEIGHT", "cell_arrows",
+__all__ = ["band_note", "CHAR_WIDTH", "DPI", "FAMILY_COLOURS", "IGNORED_COLOUR", "INCH_PER_UNIT", "LABEL_FONTSIZE", "LABEL_HEIGHT", "cell_arrows",
            "cell_layout", "edge_names", "epoch_bands", "figure", "near_binary_fraction", "node_label", "op_family",
            "plot_accuracy_vs_flops", "plot_bar_with_error", "plot_cells", "plot_epoch_bands", "plot_op_counts",
            "plot_seed_curves", "plot_skip_counts",

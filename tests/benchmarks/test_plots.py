@@ -205,3 +205,36 @@ def test_plot_bar_with_error_accepts_single_seed_nan_std(tmp_path):
     # a group of one seed has std NaN after groupby().std(): the bar is drawn without an error bar
     frame = pd.DataFrame({"label": ["one seed", "three seeds"], "acc": [96.0, 97.0], "acc_std": [np.nan, 0.2]})
     assert_png(plots.plot_bar_with_error(frame, tmp_path / "bar.png", "label", "acc", yerr="acc_std"))
+
+
+def test_pngs_carry_no_version_and_repeat_byte_for_byte(tmp_path):
+    from PIL import Image
+
+    frame = pd.DataFrame({"epoch": [0, 1, 2], "skip_normal": [0, 1, 2], "skip_reduce": [0, 0, 1]})
+    first = plots.plot_skip_counts(frame, tmp_path / "a.png").read_bytes()
+    assert plots.plot_skip_counts(frame, tmp_path / "b.png").read_bytes() == first
+    with Image.open(tmp_path / "a.png") as image:
+        assert "Software" not in image.info
+
+
+@pytest.mark.parametrize("labels", [2, 6])
+def test_plot_epoch_bands_one_line_per_label_or_one_panel_per_label(tmp_path, labels):
+    """Up to 4 labels share a panel per column; more get a panel each; bands clip to the limits, references drawn."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"label": np.repeat([f"v{i}" for i in range(labels)], 10),
+                          "seed": np.tile(np.repeat([0, 1], 5), labels), "epoch": np.tile(np.arange(5), 2 * labels),
+                          "param_free_fraction": rng.uniform(0, 1, 10 * labels)})
+    assert_png(plots.plot_epoch_bands(frame, ("param_free_fraction",), tmp_path / "bands.png", "share", limits=(0, 1),
+                                      lines={"random cell": 0.6}))
+
+
+def test_band_note_says_what_the_band_is():
+    assert plots.band_note((0, 8)) == "line: mean over seeds; band: mean +- 1 sd over seeds, clipped to [0, 8]"
+    assert plots.band_note((None, None)) == "line: mean over seeds; band: mean +- 1 sd over seeds"
+
+
+def test_plot_bar_with_error_marks_failed_rows_and_single_values(tmp_path):
+    frame = pd.DataFrame({"row": ["two", "one", "failed"], "mean": [90.0, 88.0, np.nan], "std": [1.0, np.nan, np.nan],
+                          "n": [2, 1, 0], "failed": [0, 1, 2]})
+    assert_png(plots.plot_bar_with_error(frame, tmp_path / "bar.png", "row", "mean", yerr="std", n="n",
+                                         failed="failed", ylabel="accuracy (%)", title="accuracy"))
