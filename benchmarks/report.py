@@ -118,7 +118,7 @@ def time_use(trials: pd.DataFrame, wall_seconds: float, slots: float | None) -> 
     if trials.empty or "trial_seconds" not in trials or trials["trial_seconds"].isna().all():
         return {}
     per_trial = trials.groupby(["label", "seed"], sort=False)
-    own_training = trials["trained_as"].fillna("").astype(str) == ""
+    own_training = trials["trained_as"].isna() | trials["trained_as"].astype(str).eq("")
     loops = float(per_trial["search_seconds"].max().fillna(0).sum()
                   + trials.loc[own_training, "train_seconds"].fillna(0).sum())
     total = float(per_trial["trial_seconds"].max().fillna(0).sum())
