@@ -96,7 +96,7 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
 
     return [
         plots.plot_bar_with_error(bar_summary(trials, "test_acc"), out / "figures" / "accuracy.png", x="row", y="mean",
-                                  yerr="std", n="n", failed="failed", ylabel="test accuracy (%)",
+                                  yerr="std", n="n", failed="failed", ylabel="test accuracy (%)", limits=(0, 100),
                                   title="Accuracy after training (mean +- sd over seeds)"),
         plots.plot_bar_with_error(bar_summary(trials, "search_disc_gap"), out / "figures" / "disc_gap.png", x="row",
                                   y="mean", yerr="std", n="n", failed="failed", ylabel="points",

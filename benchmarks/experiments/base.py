@@ -1,5 +1,6 @@
 """What a study is: the `Study` protocol that each study module implements and the driver and the report
-read (a module satisfies it with module-level names and functions)."""
+read (a module satisfies it with module-level names and functions). Optional: TABLE_NOTES (text under the
+table) and write_files(out, trials) -> [paths] (files the report writes besides the table and figures)."""
 
 from __future__ import annotations
 

@@ -135,5 +135,6 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
     summary = bar_summary(trials, "test_acc")
     paths.append(plots.plot_bar_with_error(summary, out / "figures" / "accuracy.png", x="row", y="mean",
                                            yerr="std", n="n", failed="failed", ylabel="test accuracy (%)",
+                                           limits=(0, 100),
                                            title="Accuracy of the final cells after training (mean +- sd over seeds)"))
     return paths

@@ -104,4 +104,5 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
 
     return [plots.plot_bar_with_error(bar_summary(trials, "test_acc"), out / "figures" / "accuracy.png", x="row",
                                       y="mean", yerr="std", n="n", failed="failed", ylabel="test accuracy (%)",
+                                      limits=(0, 100),
                                       title="One genotype over training seeds (mean +- sd)")]

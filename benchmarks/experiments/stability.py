@@ -56,6 +56,6 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
     search = epochs[epochs["stage"] == "search"].copy() if "stage" in epochs else pd.DataFrame()
     if not search.empty:
         search["label"] = "FairDARTS"
-        paths.append(plots.plot_skip_counts(search[["epoch", "skip_normal", "skip_reduce", "label"]],
-                                            out / "figures" / "skip_counts.png"))
+        paths.append(plots.plot_skip_counts(search[["seed", "epoch", "skip_normal", "skip_reduce", "label"]],
+                                            out / "figures" / "skip_counts.png", max_count=8))
     return paths

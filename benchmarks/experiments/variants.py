@@ -92,6 +92,7 @@ def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: di
                                           y="test_acc", label="row"),
              plots.plot_bar_with_error(bar_summary(trials, "skips_normal"), out / "figures" / "skips.png", x="row",
                                        y="mean", yerr="std", n="n", failed="failed", ylabel="skip connections",
+                                       limits=(0, 8),
                                        title="Skip connections in the normal cell (mean +- sd over seeds)")]
     search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
     if not search.empty:

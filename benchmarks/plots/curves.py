@@ -138,11 +138,11 @@ def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flop
 
 def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, yerr: str | None = None,
                         title: str | None = None, ylabel: str | None = None, n: str | None = None,
-                        failed: str | None = None) -> Path:
+                        failed: str | None = None, limits: tuple[float, float] | None = None) -> Path:
     """Bar chart of y per x with optional error bars from the yerr column. `n`: the column counting the values
     behind each bar: a bar of one value is hatched and marked n=1 (it has no error bar), a row with none (every
     trial failed) gets no bar but the word FAILED; `failed`: the column counting failed trials, named under the
-    row's label."""
+    row's label; `limits`: the valid range the error bars are clipped to (e.g. (0, 100) for accuracies)."""
     require(frame, [x, y] + [c for c in (yerr, n, failed) if c])
     fig = figure((max(4.0, 0.8 * len(frame) + 1.5), 4.4))
     ax = fig.subplots()
@@ -150,10 +150,12 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
     values = pd.to_numeric(frame[y], errors="coerce")
     counts = frame[n].fillna(0).astype(int).to_numpy() if n else np.full(len(frame), 2)
     errors = pd.to_numeric(frame[yerr], errors="coerce").where(counts > 1) if yerr else None
+    if errors is not None and limits is not None:  # asymmetric bars that stop at the valid range
+        errors = np.array([np.minimum(errors, values - limits[0]), np.minimum(errors, limits[1] - values)])
     bars = ax.bar(positions, values.fillna(0), yerr=errors, capsize=4, color="tab:blue",
                   hatch=["//" if c == 1 else "" for c in counts], edgecolor="white")
     ax.bar_label(bars, labels=[f"{v:.2f}" + (" (n=1)" if c == 1 else "") if c else "" for v, c in zip(values, counts)],
-                 fontsize=8, padding=2)
+                 fontsize=8, label_type="center", rotation=90, color="white", fontweight="bold")
     for position, c in zip(positions, counts):
         if c == 0:
             ax.text(position, 0, "FAILED", rotation=90, ha="center", va="bottom", color="tab:red", fontsize=9,
@@ -165,7 +167,8 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel or y)
     if title:
-        ax.set_title(title + ("\nhatched: one value (n=1), no error bar" if (counts == 1).any() else ""), fontsize=10)
+        ax.set_title(title + (f", clipped to [{limits[0]:g}, {limits[1]:g}]" if limits and yerr else "")
+                     + ("\nhatched: one value (n=1), no error bar" if (counts == 1).any() else ""), fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 

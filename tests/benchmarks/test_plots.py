@@ -237,4 +237,5 @@ def test_plot_bar_with_error_marks_failed_rows_and_single_values(tmp_path):
     frame = pd.DataFrame({"row": ["two", "one", "failed"], "mean": [90.0, 88.0, np.nan], "std": [1.0, np.nan, np.nan],
                           "n": [2, 1, 0], "failed": [0, 1, 2]})
     assert_png(plots.plot_bar_with_error(frame, tmp_path / "bar.png", "row", "mean", yerr="std", n="n",
-                                         failed="failed", ylabel="accuracy (%)", title="accuracy"))
+                                         failed="failed", ylabel="accuracy (%)", title="accuracy",
+                                         limits=(0, 100)))
