@@ -26,6 +26,9 @@ SEEDS = {"paper": 3, "quick": 2, "smoke": 1}  # quick: 2 seeds took 7,474 s on 2
 NEEDS_NB201_TABLE = False  # its NB201 cells are looked up when a table is given, but its table does not need them
 SPACES = {"paper": ("nb201", "s2", "s3"), "quick": ("nb201", "s2", "s3"), "smoke": ("s3",)}
 SMOKE_VARIANTS = ("darts_v1", "fair_darts")
+# The random baseline: random_darts, which outside the DARTS space has no constraint and draws the same uniform
+# cells as random_uniform and random_flops_matched (no FLOPs target there), so one of them is trained.
+RANDOM = ("random_darts",)
 # The search of the quick preset per space, fixed before the study ran, sized to fit ~2 hours on 2 cores
 # (costs measured on these sizes, not outcomes): more epochs and images than the generic quick preset,
 # so that the architecture weights have time to move; the hessian every 5 epochs.
@@ -41,7 +44,7 @@ QUICK_SEARCH = {
 
 def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
     from fairdarts_core.spaces import get_space
-    from variants import SAMPLERS, VARIANTS, make_variant
+    from variants import VARIANTS, make_variant
 
     preset = sizes.name
     settings = []
@@ -52,7 +55,7 @@ def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
                      if make_variant(name).supports(get_space(space))]
         if preset != "smoke":
             settings += [Setting(f"{name} @ {space}", name, {"count": 1}, search={"space": space})
-                         for name in SAMPLERS]
+                         for name in RANDOM]
     protocol = "spaces " + ", ".join(SPACES[preset])
     if preset == "quick":
         protocol += "; searches: " + "; ".join(
