@@ -67,7 +67,8 @@ def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Pa
     grouped = (frame if "label" in frame else frame.assign(label="")).groupby("label", sort=False)
     seeds = {label: group["seed"].nunique() if "seed" in group else 1 for label, group in grouped}
     labels = list(seeds)
-    names = {c: c.removeprefix(prefix) + (" cell" if prefix == "skip_" else "") for c in columns}
+    names = {c: "cell" if c == "skip_cell" else c.removeprefix(prefix) + (" cell" if prefix == "skip_" else "")
+             for c in columns}
     by_label = len(labels) > MAX_LINES
     panels = labels if by_label else list(columns)
     ncols = min(4, len(panels)) if by_label else len(panels)
@@ -108,7 +109,8 @@ def plot_skip_counts(frame: pd.DataFrame, path: str | Path, one_cell: bool = Fal
                      lines: dict[str, float] | None = None) -> Path:
     """Skip connections in the normal and reduce cell (one_cell: the only cell) per epoch; per label, mean
     with a +-1 sd band clipped to [0, max_count] (the cell's edges)."""
-    columns = ("skip_normal",) if one_cell else ("skip_normal", "skip_reduce")
+    columns = ("skip_cell",) if one_cell else ("skip_normal", "skip_reduce")
+    frame = frame.rename(columns={"skip_normal": "skip_cell"}) if one_cell else frame  # the space's only cell
     return plot_epoch_bands(frame, columns, path, "skip connections in the cell", prefix="skip_",
                             limits=(0, max_count), lines=lines)
 
