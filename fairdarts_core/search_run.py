@@ -52,6 +52,7 @@ class SearchRun:
     stage: int = 0  # the stage now running
     history: list[dict[str, Any]] = field(default_factory=list)  # the records of the epochs done
     progress: Progress | None = None  # the epoch now running (set by the loop; the variant's train_weights reads it)
+    variant_options: str = field(init=False)  # the options as given (the checkpoint's record); `variant` is resolved for the space
     # The current stage's (start_stage):
     model: Supernet = field(init=False)
     w_optimizer: torch.optim.SGD = field(init=False)
@@ -64,6 +65,8 @@ class SearchRun:
         self.device = torch.device(self.device)
         self.space = get_space(self.config.space)
         self.variant.check_space(self.space)
+        self.variant_options = repr(self.variant.options())
+        self.variant = self.variant.in_space(self.space)
         self.primitives = self.variant.primitives(self.space)
         self.stages = list(self.variant.plan(self.config.epochs, self.config.layers, self.space))
 
@@ -108,7 +111,7 @@ class SearchRun:
     def state_dict(self, stage_epoch: int) -> dict[str, Any]:
         """The checkpoint after epoch `stage_epoch` of the current stage."""
         return {
-            "kind": "search", "variant": self.variant.name, "variant_options": repr(self.variant.options()),
+            "kind": "search", "variant": self.variant.name, "variant_options": self.variant_options,
             "config": asdict(self.config), "stages": [st.to_dict() for st in self.stages], "stage": self.stage,
             "stage_epoch": stage_epoch, "model": self.model.state_dict(),
             "w_optimizer": self.w_optimizer.state_dict(), "a_optimizer": self.a_optimizer.state_dict(),
@@ -204,7 +207,7 @@ class SearchRun:
         weights = self.train_weights()
         logits = self.model(xy[0], weights)
         loss = F.cross_entropy(logits, xy[1])
-        return self._with_arch_loss(loss, weights), loss, logits
+        return self._with_arch_loss(loss, weights, self.model.arch), loss, logits
 
     def unrolled_arch_grads(self, train_xy: XY, val_xy: XY, eta: float,
                             hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -257,12 +260,15 @@ class SearchRun:
         arch = {n[len("arch."):]: p for n, p in tensors.items() if n.startswith("arch.")}
         weights = self.variant.train_weights(self.model.masked(arch), self.space, self.progress)
         logits = functional_call(self.model, tensors, (xy[0], weights))
-        return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights)
+        return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights, arch)
 
-    def _with_arch_loss(self, loss: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The cross-entropy plus the variant's architecture loss, if it has one."""
+    def _with_arch_loss(self, loss: torch.Tensor, weights: Mapping[str, torch.Tensor],
+                        arch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The cross-entropy plus the variant's architecture losses (on the weights, on the parameters)."""
         extra = self.variant.arch_loss(weights)
-        return loss if extra is None else loss + extra
+        loss = loss if extra is None else loss + extra
+        on_params = self.variant.arch_param_loss(arch, self.space)
+        return loss if on_params is None else loss + on_params
 
     def hessian_eigenvalue(self, xy: XY, iterations: int = 20) -> float:
         """Dominant eigenvalue of d2 L_val / d alpha2, by power iteration on Hessian-vector products."""

@@ -120,6 +120,8 @@ class Variant(Options):
     # Published search hyperparameters (SearchConfig fields): the paper preset takes all of them; the
     # short presets all but the sizes (epochs, batch), with the arch learning rate scaled.
     paper_search: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    # {space: published values for that space}, over the space's own protocol (DrNAS' NB201 search).
+    space_paper_search: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
 
     with_none: bool | None = None  # the 'none' op in the DARTS space: on adds it, off removes it, unset keeps the space's op set (other spaces fix theirs)
     parse_method: ParseMethod | None = None  # unset: the variant's usual method, or the space's own where that does not apply
@@ -149,6 +151,11 @@ class Variant(Options):
         except ValueError:
             return False
         return True
+
+    def in_space(self, space) -> Variant:
+        """This variant as it searches `space` (a search calls it once): itself, or a copy whose unset
+        options take the official values for that space (DrNAS: partial channels in the DARTS cell only)."""
+        return self
 
     def primitives(self, space) -> tuple[str, ...]:
         """The op set searched: the space's, with 'none' added or removed by with_none."""
@@ -186,6 +193,11 @@ class Variant(Options):
 
     def arch_loss(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """An extra loss on the weights, added to the cross-entropy in both steps; None for none."""
+        return None
+
+    def arch_param_loss(self, arch: Mapping[str, torch.Tensor], space) -> torch.Tensor | None:
+        """An extra loss on the architecture parameters themselves (unmasked), added like `arch_loss`;
+        being free of the supernet's weights it changes only the arch step. None for none."""
         return None
 
     def indicators(self, weights: Mapping[str, torch.Tensor]) -> dict[str, float]:
