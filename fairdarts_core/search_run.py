@@ -80,7 +80,7 @@ class SearchRun:
         torch.manual_seed(seed)
         masks = self.space.op_masks(self.primitives, stage.edge_ops())
         model = self.space.supernet(self.primitives, num_classes, config.init_channels, stage.cells, masks,
-                                    variant.mixed_op(), fast=config.fast)
+                                    variant.stage_mixed_op(index), fast=config.fast)
         gen = torch.Generator().manual_seed(seed)
         for name, shape in variant.arch_shapes(self.space, self.primitives).items():
             model.arch[name] = nn.Parameter(variant.init_arch(name, tuple(shape), gen))
@@ -92,11 +92,19 @@ class SearchRun:
         return model
 
     def start_stage(self, num_classes: int, index: int = 0) -> None:
-        """Build stage `index`'s supernet, its optimizers and its cosine schedule over the stage's epochs."""
+        """Build stage `index`'s supernet, its optimizers and its cosine schedule over the stage's epochs;
+        after stage index - 1, with what the variant carries over from that stage's supernet."""
+        before = (self.model, self.w_optimizer, self.a_optimizer) if index and self.stage == index - 1 \
+            and "model" in self.__dict__ else None
         self.stage = index
         self.model = self.supernet(num_classes, self.stages[index], index)
         self.w_optimizer, self.a_optimizer, self.scheduler = make_optimizers(self.model, self.config,
                                                                              self.stages[index].epochs)
+        if before is not None:
+            gen = torch.Generator().manual_seed(self.config.seed + 1_000_003 * index)
+            plan = self.variant.carry(before[0], self.model, gen)
+            if plan:
+                take_over(plan, before, (self.model, self.w_optimizer, self.a_optimizer))
 
     def end_stage(self) -> None:
         """Let the variant rewrite the next stage from this stage's final weights (P-DARTS prunes)."""
@@ -293,6 +301,24 @@ def build_supernet(variant: Variant, config: SearchConfig, num_classes: int, dev
                    stage: Stage | None = None, stage_index: int = 0) -> Supernet:
     """A search's supernet outside a search (tests, figures): `SearchRun.supernet`."""
     return SearchRun(variant, config, device).supernet(num_classes, stage, stage_index)
+
+
+def take_over(plan: Mapping[str, Any], old: tuple, new: tuple) -> None:
+    """Apply a variant's carry plan ({new name: (old name, fn[, fn of the optimizer state])}) from (model,
+    SGD, Adam) `old` to `new`: the tensors, and the optimizers' per-parameter state (tensors mapped by the
+    state's fn, default fn; step counts as they are)."""
+    old_tensors = {**dict(old[0].named_parameters()), **dict(old[0].named_buffers())}
+    new_tensors = {**dict(new[0].named_parameters()), **dict(new[0].named_buffers())}
+    with torch.no_grad():
+        for name, (source, fn, *state_fn) in plan.items():
+            new_tensors[name].copy_(fn(old_tensors[source]))
+            fn = state_fn[0] if state_fn else fn
+            for before, after in zip(old[1:], new[1:]):
+                state = before.state.get(old_tensors[source])
+                if state:
+                    after.state[new_tensors[name]] = {
+                        k: torch.empty_like(new_tensors[name]).copy_(fn(v)) if torch.is_tensor(v) and v.dim() else
+                        (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()}
 
 
 def make_optimizers(model: Supernet, config: SearchConfig, epochs: int):

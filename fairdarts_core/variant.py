@@ -191,6 +191,11 @@ class Variant(Options):
     def mixed_op(self) -> MixedOpFactory:
         return mixed_op
 
+    def stage_mixed_op(self, stage: int) -> MixedOpFactory:
+        """The mixed-op factory of stage `stage`'s supernet: `mixed_op()` in every stage by default (DrNAS:
+        partial channels with a K per stage)."""
+        return self.mixed_op()
+
     def arch_loss(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """An extra loss on the weights, added to the cross-entropy in both steps; None for none."""
         return None
@@ -223,6 +228,13 @@ class Variant(Options):
                        primitives: Sequence[str]) -> Stage:
         """The next stage, given the final weights of the stage `done` (P-DARTS prunes ops here)."""
         return nxt
+
+    def carry(self, old: nn.Module, new: nn.Module, generator: torch.Generator) -> Mapping[str, Any] | None:
+        """What the next stage's supernet `new` takes over from the last one's `old`, set before its first
+        step: {name in new's state_dict: (name in old's, function old tensor -> new tensor[, the function
+        for the optimizers' state of the parameter (SGD momentum, Adam moments), default the same])}. None (the
+        default): nothing, each stage starts afresh (P-DARTS); DrNAS widens the kept ops."""
+        return None
 
     # ----- discretization ----------------------------------------------------------------------
     def parse(self, weights: Mapping[str, Any], space, primitives: Sequence[str],

@@ -1,11 +1,13 @@
-"""DrNAS: Dirichlet weights sampled at every step, the KL regularizer, partial channels and the per-space
-official settings; our search step against the official code's numbers.
+"""DrNAS: Dirichlet weights sampled at every step, the KL regularizer, partial channels, the per-space
+official settings and the progressive stages (pruning, widening); our search step and widening against the
+official code's numbers.
 
 tests/fixtures/drnas_official.json holds outputs of the official NB201 TinyNetwork and DARTS-space
 Network (xiangning-chen/DrNAS@f2caa4d), recorded by tests/fixtures/drnas_official_record.py outside the
 project at float64 on the seeded weights, inputs and Dirichlet draws that `_run` below replays (its
 "_about" entry says how): the train-mode logits, the KL regularizer, and after one search step (arch step,
-then weight step) the alphas, a checksum of every weight and the genotype.
+then weight step) the alphas, a checksum of every weight and the genotype; and each DARTS op widened from
+4 to 6 channels by its official wider() (net2wider.py).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import pytest
 import torch
 from torch.distributions import Dirichlet
 
+from fairdarts_core.search import search
 from fairdarts_core.search_config import SearchConfig
 from fairdarts_core.search_run import SearchRun
 from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import get_space
+from fairdarts_core.spaces.darts import search_op
 from fairdarts_core.variant import Progress
 from variants import make_variant
-from variants.drnas import dirichlet_sample, kl_to_uniform, partial_channel_op
+from variants.drnas import dirichlet_sample, kl_to_uniform, partial_channel_op, widen_op
 from variants.pc_darts import PartialChannelOp
 
 OFFICIAL = json.loads((Path(__file__).parents[1] / "fixtures" / "drnas_official.json").read_text())
@@ -78,8 +82,15 @@ def test_kl_regularizer_is_the_kl_to_the_flat_dirichlet_and_only_when_asked():
 
 def test_official_settings_per_space_and_partial_channels():
     darts, nb201 = (make_variant("drnas").in_space(get_space(s)) for s in ("darts", "nb201"))
-    assert (darts.partial_k, darts.warmup_fraction, nb201.partial_k, nb201.warmup_fraction) == (6, 0.4, 1, 0.0)
-    assert make_variant("drnas", partial_k=2).in_space(get_space("darts")).partial_k == 2
+    assert (darts.partial_k, darts.warmup_fraction, nb201.partial_k, nb201.warmup_fraction) == ((6, 4), 0.4, (1,), 0.0)
+    assert make_variant("drnas", partial_k=[2]).in_space(get_space("darts")).partial_k == (2,)
+    assert [st.epochs for st in darts.plan(50, 20, get_space("darts"))] == [25, 25]
+    assert [st.epochs for st in make_variant("drnas").plan(100, 5, get_space("nb201"))] == [100]
+    assert make_variant("drnas").in_space(get_space("s2")).partial_k == (6,)  # 2 ops: one stage
+    with pytest.raises(ValueError, match="num_keep needs an entry"):
+        make_variant("drnas", partial_k=(6, 4, 2))
+    with pytest.raises(ValueError, match="more than 4 ops per edge"):
+        make_variant("drnas", partial_k=(6, 4)).check_space(get_space("s2"))
     assert len(make_variant("drnas").primitives(get_space("darts"))) == 7  # no 'none'
     assert [darts.arch_step(Progress(0, 1, e, 25, e, 25)) for e in (9, 10)] == [False, True]
     assert nb201.arch_step(Progress(0, 1, 0, 100, 0, 100))
@@ -162,3 +173,75 @@ def test_search_step_matches_the_official_code(space, fast):
         for kind in ("normal", "reduce"):
             official = {(op, 2 + i // 2, src) for i, (op, src) in enumerate(ref["genotype_after"][kind])}
             assert set(genotype.cell(kind)[0]) == official
+
+
+@pytest.mark.parametrize("key", sorted(OFFICIAL["wider"]))
+def test_widened_ops_match_the_official_wider(key):
+    """The same random channels (torch.randint in the same order) copied the same way, op by op."""
+    name, stride = key.split("/")
+    ref = OFFICIAL["wider"][key]
+    old, new = (search_op(name, c, int(stride)).double() for c in (4, 6))
+    g = _gen(1)
+    with torch.no_grad():
+        for p in old.parameters():
+            p.copy_(0.5 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+    plan = widen_op(old, new, "", "", _gen(8))
+    olds = {**dict(old.named_parameters()), **dict(old.named_buffers())}
+    mine = [(n, t) for n, t in new.state_dict().items() if not n.endswith("num_batches_tracked")]
+    with torch.no_grad():
+        for n, t in mine:
+            source, fn = plan[n][:2]
+            t.copy_(fn(olds[source]))
+    assert [list(t.shape) for _, t in mine] == ref["shapes"]
+    torch.testing.assert_close(torch.tensor(_checksums(mine), dtype=torch.float64),
+                               torch.tensor(ref["checksums"], dtype=torch.float64), rtol=1e-12, atol=1e-12)
+
+
+def test_second_stage_prunes_to_four_ops_and_takes_over_the_widened_supernet():
+    run = SearchRun(make_variant("drnas"), SearchConfig(init_channels=12, layers=3, epochs=2, channels_last=False,
+                                                        arch_learning_rate=0.1))
+    run.start_stage(10, 0)
+    with torch.no_grad():
+        for a in run.model.arch_parameters():
+            a.copy_(torch.randn(a.shape, generator=_gen(3)))
+    run.progress = None
+    x, y = _batch(3)
+    run.step((x.float(), y), (x.float(), y))
+    old, old_w, old_a = run.model, run.w_optimizer, run.a_optimizer
+    alphas = {k: v.detach().clone() for k, v in old.arch.items()}
+    run.end_stage()
+    run.start_stage(10, 1)
+    new = run.model
+    for kind in ("normal", "reduce"):
+        held = new.op_masks()[kind]
+        assert (held.sum(1) == 4).all()
+        top = alphas[f"alphas_{kind}"].topk(4, dim=1).indices
+        assert held.gather(1, top).all()  # the 4 highest alphas of every edge
+        torch.testing.assert_close(new.arch[f"alphas_{kind}"].detach(), alphas[f"alphas_{kind}"] * held)
+        torch.testing.assert_close(run.a_optimizer.state[new.arch[f"alphas_{kind}"]]["exp_avg"],
+                                   old_a.state[old.arch[f"alphas_{kind}"]]["exp_avg"])
+    assert torch.equal(new.state_dict()["stem.0.weight"], old.state_dict()["stem.0.weight"])
+    edge_old, edge_new = old.cells[0].ops[0], new.cells[0].ops[0]
+    assert (edge_old.k, edge_new.k, len(edge_new.mixed.ops)) == (6, 4, 4)
+    col = edge_new.mixed.columns[-1]
+    op_old, op_new = edge_old.mixed.ops[edge_old.mixed.columns.index(col)], edge_new.mixed.ops[-1]
+    w_old, w_new = list(op_old.parameters())[0], list(op_new.parameters())[0]
+    assert (w_old.shape[0], w_new.shape[0]) == (2, 3)  # C/6 -> C/4 channels
+    assert torch.equal(w_new[:2], w_old) and any(torch.equal(w_new[2], w_old[c]) for c in range(2))
+    buf_old, buf_new = old_w.state[w_old]["momentum_buffer"], run.w_optimizer.state[w_new]["momentum_buffer"]
+    assert torch.equal(buf_new[:2], buf_old)
+    run.step((x.float(), y), (x.float(), y))  # the second stage steps
+
+
+def test_resume_at_the_stage_boundary_widens_as_the_uninterrupted_search(search_set, tmp_path):
+    """Interrupted after stage 1's last epoch, the resumed search rebuilds stage 1 from the checkpoint and
+    carries it over into stage 2 (C=12: K=6 -> 4 widens 2 -> 3 channels) as the uninterrupted one did."""
+    config = SearchConfig(epochs=2, batch_size=8, init_channels=12, layers=3, gap_images=16, arch_learning_rate=3e-2)
+    records = list(search(make_variant("drnas"), search_set, config))
+    run = search(make_variant("drnas"), search_set, config, out_dir=tmp_path)
+    next(run)
+    run.close()
+    resumed = list(search(make_variant("drnas"), search_set, config, out_dir=tmp_path, resume=True))
+    assert [r.get("resumed", False) for r in resumed] == [True, False]
+    assert [r["stage"] for r in records] == [0, 1]
+    assert resumed[-1]["weights"] == records[-1]["weights"] and resumed[-1]["train_loss"] == records[-1]["train_loss"]
