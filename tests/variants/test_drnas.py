@@ -236,7 +236,8 @@ def test_second_stage_prunes_to_four_ops_and_takes_over_the_widened_supernet():
 def test_resume_at_the_stage_boundary_widens_as_the_uninterrupted_search(search_set, tmp_path):
     """Interrupted after stage 1's last epoch, the resumed search rebuilds stage 1 from the checkpoint and
     carries it over into stage 2 (C=12: K=6 -> 4 widens 2 -> 3 channels) as the uninterrupted one did."""
-    config = SearchConfig(epochs=2, batch_size=8, init_channels=12, layers=3, gap_images=16, arch_learning_rate=3e-2)
+    config = SearchConfig(epochs=2, batch_size=8, init_channels=12, layers=3, train_limit=32, gap_images=8,
+                          arch_learning_rate=3e-2)
     records = list(search(make_variant("drnas"), search_set, config))
     run = search(make_variant("drnas"), search_set, config, out_dir=tmp_path)
     next(run)
