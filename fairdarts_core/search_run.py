@@ -52,6 +52,7 @@ class SearchRun:
     stage: int = 0  # the stage now running
     history: list[dict[str, Any]] = field(default_factory=list)  # the records of the epochs done
     progress: Progress | None = None  # the epoch now running (set by the loop; the variant's train_weights reads it)
+    variant_options: str = field(init=False)  # the options as given (the checkpoint's record); `variant` is resolved for the space
     # The current stage's (start_stage):
     model: Supernet = field(init=False)
     w_optimizer: torch.optim.SGD = field(init=False)
@@ -64,6 +65,8 @@ class SearchRun:
         self.device = torch.device(self.device)
         self.space = get_space(self.config.space)
         self.variant.check_space(self.space)
+        self.variant_options = repr(self.variant.options())
+        self.variant = self.variant.in_space(self.space)
         self.primitives = self.variant.primitives(self.space)
         self.stages = list(self.variant.plan(self.config.epochs, self.config.layers, self.space))
 
@@ -77,7 +80,7 @@ class SearchRun:
         torch.manual_seed(seed)
         masks = self.space.op_masks(self.primitives, stage.edge_ops())
         model = self.space.supernet(self.primitives, num_classes, config.init_channels, stage.cells, masks,
-                                    variant.mixed_op(), fast=config.fast)
+                                    variant.stage_mixed_op(index), fast=config.fast)
         gen = torch.Generator().manual_seed(seed)
         for name, shape in variant.arch_shapes(self.space, self.primitives).items():
             model.arch[name] = nn.Parameter(variant.init_arch(name, tuple(shape), gen))
@@ -89,11 +92,19 @@ class SearchRun:
         return model
 
     def start_stage(self, num_classes: int, index: int = 0) -> None:
-        """Build stage `index`'s supernet, its optimizers and its cosine schedule over the stage's epochs."""
+        """Build stage `index`'s supernet, its optimizers and its cosine schedule over the stage's epochs;
+        after stage index - 1, with what the variant carries over from that stage's supernet."""
+        before = (self.model, self.w_optimizer, self.a_optimizer) if index and self.stage == index - 1 \
+            and "model" in self.__dict__ else None
         self.stage = index
         self.model = self.supernet(num_classes, self.stages[index], index)
         self.w_optimizer, self.a_optimizer, self.scheduler = make_optimizers(self.model, self.config,
                                                                              self.stages[index].epochs)
+        if before is not None:
+            gen = torch.Generator().manual_seed(self.config.seed + 1_000_003 * index)
+            plan = self.variant.carry(before[0], self.model, gen)
+            if plan:
+                take_over(plan, before, (self.model, self.w_optimizer, self.a_optimizer))
 
     def end_stage(self) -> None:
         """Let the variant rewrite the next stage from this stage's final weights (P-DARTS prunes)."""
@@ -108,7 +119,7 @@ class SearchRun:
     def state_dict(self, stage_epoch: int) -> dict[str, Any]:
         """The checkpoint after epoch `stage_epoch` of the current stage."""
         return {
-            "kind": "search", "variant": self.variant.name, "variant_options": repr(self.variant.options()),
+            "kind": "search", "variant": self.variant.name, "variant_options": self.variant_options,
             "config": asdict(self.config), "stages": [st.to_dict() for st in self.stages], "stage": self.stage,
             "stage_epoch": stage_epoch, "model": self.model.state_dict(),
             "w_optimizer": self.w_optimizer.state_dict(), "a_optimizer": self.a_optimizer.state_dict(),
@@ -204,7 +215,7 @@ class SearchRun:
         weights = self.train_weights()
         logits = self.model(xy[0], weights)
         loss = F.cross_entropy(logits, xy[1])
-        return self._with_arch_loss(loss, weights), loss, logits
+        return self._with_arch_loss(loss, weights, self.model.arch), loss, logits
 
     def unrolled_arch_grads(self, train_xy: XY, val_xy: XY, eta: float,
                             hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -257,12 +268,15 @@ class SearchRun:
         arch = {n[len("arch."):]: p for n, p in tensors.items() if n.startswith("arch.")}
         weights = self.variant.train_weights(self.model.masked(arch), self.space, self.progress)
         logits = functional_call(self.model, tensors, (xy[0], weights))
-        return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights)
+        return self._with_arch_loss(F.cross_entropy(logits, xy[1]), weights, arch)
 
-    def _with_arch_loss(self, loss: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The cross-entropy plus the variant's architecture loss, if it has one."""
+    def _with_arch_loss(self, loss: torch.Tensor, weights: Mapping[str, torch.Tensor],
+                        arch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The cross-entropy plus the variant's architecture losses (on the weights, on the parameters)."""
         extra = self.variant.arch_loss(weights)
-        return loss if extra is None else loss + extra
+        loss = loss if extra is None else loss + extra
+        on_params = self.variant.arch_param_loss(arch, self.space)
+        return loss if on_params is None else loss + on_params
 
     def hessian_eigenvalue(self, xy: XY, iterations: int = 20) -> float:
         """Dominant eigenvalue of d2 L_val / d alpha2, by power iteration on Hessian-vector products."""
@@ -287,6 +301,24 @@ def build_supernet(variant: Variant, config: SearchConfig, num_classes: int, dev
                    stage: Stage | None = None, stage_index: int = 0) -> Supernet:
     """A search's supernet outside a search (tests, figures): `SearchRun.supernet`."""
     return SearchRun(variant, config, device).supernet(num_classes, stage, stage_index)
+
+
+def take_over(plan: Mapping[str, Any], old: tuple, new: tuple) -> None:
+    """Apply a variant's carry plan ({new name: (old name, fn[, fn of the optimizer state])}) from (model,
+    SGD, Adam) `old` to `new`: the tensors, and the optimizers' per-parameter state (tensors mapped by the
+    state's fn, default fn; step counts as they are)."""
+    old_tensors = {**dict(old[0].named_parameters()), **dict(old[0].named_buffers())}
+    new_tensors = {**dict(new[0].named_parameters()), **dict(new[0].named_buffers())}
+    with torch.no_grad():
+        for name, (source, fn, *state_fn) in plan.items():
+            new_tensors[name].copy_(fn(old_tensors[source]))
+            fn = state_fn[0] if state_fn else fn
+            for before, after in zip(old[1:], new[1:]):
+                state = before.state.get(old_tensors[source])
+                if state:
+                    after.state[new_tensors[name]] = {
+                        k: torch.empty_like(new_tensors[name]).copy_(fn(v)) if torch.is_tensor(v) and v.dim() else
+                        (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()}
 
 
 def make_optimizers(model: Supernet, config: SearchConfig, epochs: int):

@@ -47,17 +47,24 @@ class Sizes:
     def search_config(self, variant: Variant, overrides: Mapping[str, Any] | None = None) -> SearchConfig:
         """The search of one variant in one space (overrides["space"], default darts): these sizes, then the
         variant's published hyperparameters (all of them, or all but the sizes with the arch lr scaled),
-        then the space's protocol and its sizes for this preset, then the overrides."""
+        then the space's protocol and its sizes for this preset, then the variant's published values for
+        this space (`space_paper_search`, filtered the same way), then the overrides."""
         overrides = dict(overrides or {})
         space = get_space(overrides.get("space") or self.search.space)
-        published = dict(variant.paper_search)
+        published, in_space = self._published(variant.paper_search), self._published(
+            variant.space_paper_search.get(space.name, {}))
+        own = {**space.search_protocol(), **self.space_search.get(space.name, {})}
+        base = config_from(self.search, {**published, **own, **in_space, "space": space.name})
+        return config_from(base, overrides)
+
+    def _published(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A variant's published values at this preset: all, or all but the sizes with the arch lr scaled."""
+        published = dict(values)
         if not self.published_sizes:
             published = {k: v for k, v in published.items() if k not in SIZE_KEYS}
             if "arch_learning_rate" in published:
                 published["arch_learning_rate"] *= self.arch_lr_factor
-        own = {**space.search_protocol(), **self.space_search.get(space.name, {})}
-        base = config_from(self.search, {**published, **own, "space": space.name})
-        return config_from(base, overrides)
+        return published
 
     def train_config(self, space: str = DEFAULT_SPACE, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
         """The training in a space: these sizes, then the space's protocol and its sizes, then the overrides."""

@@ -120,6 +120,8 @@ class Variant(Options):
     # Published search hyperparameters (SearchConfig fields): the paper preset takes all of them; the
     # short presets all but the sizes (epochs, batch), with the arch learning rate scaled.
     paper_search: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    # {space: published values for that space}, over the space's own protocol (DrNAS' NB201 search).
+    space_paper_search: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
 
     with_none: bool | None = None  # the 'none' op in the DARTS space: on adds it, off removes it, unset keeps the space's op set (other spaces fix theirs)
     parse_method: ParseMethod | None = None  # unset: the variant's usual method, or the space's own where that does not apply
@@ -149,6 +151,11 @@ class Variant(Options):
         except ValueError:
             return False
         return True
+
+    def in_space(self, space) -> Variant:
+        """This variant as it searches `space` (a search calls it once): itself, or a copy whose unset
+        options take the official values for that space (DrNAS: partial channels in the DARTS cell only)."""
+        return self
 
     def primitives(self, space) -> tuple[str, ...]:
         """The op set searched: the space's, with 'none' added or removed by with_none."""
@@ -184,8 +191,18 @@ class Variant(Options):
     def mixed_op(self) -> MixedOpFactory:
         return mixed_op
 
+    def stage_mixed_op(self, stage: int) -> MixedOpFactory:
+        """The mixed-op factory of stage `stage`'s supernet: `mixed_op()` in every stage by default (DrNAS:
+        partial channels with a K per stage)."""
+        return self.mixed_op()
+
     def arch_loss(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """An extra loss on the weights, added to the cross-entropy in both steps; None for none."""
+        return None
+
+    def arch_param_loss(self, arch: Mapping[str, torch.Tensor], space) -> torch.Tensor | None:
+        """An extra loss on the architecture parameters themselves (unmasked), added like `arch_loss`;
+        being free of the supernet's weights it changes only the arch step. None for none."""
         return None
 
     def indicators(self, weights: Mapping[str, torch.Tensor]) -> dict[str, float]:
@@ -211,6 +228,13 @@ class Variant(Options):
                        primitives: Sequence[str]) -> Stage:
         """The next stage, given the final weights of the stage `done` (P-DARTS prunes ops here)."""
         return nxt
+
+    def carry(self, old: nn.Module, new: nn.Module, generator: torch.Generator) -> Mapping[str, Any] | None:
+        """What the next stage's supernet `new` takes over from the last one's `old`, set before its first
+        step: {name in new's state_dict: (name in old's, function old tensor -> new tensor[, the function
+        for the optimizers' state of the parameter (SGD momentum, Adam moments), default the same])}. None (the
+        default): nothing, each stage starts afresh (P-DARTS); DrNAS widens the kept ops."""
+        return None
 
     # ----- discretization ----------------------------------------------------------------------
     def parse(self, weights: Mapping[str, Any], space, primitives: Sequence[str],

@@ -9,6 +9,7 @@ from fairdarts_core.variant import Options, Sampler, Variant
 
 from .darts import DARTS, DARTSV1, DARTSV2
 from .darts_minus import DARTSMinus
+from .drnas import DrNAS
 from .fair_darts import FairDARTS
 from .noisy_darts import NoisyDARTS
 from .p_darts import PDARTS
@@ -22,6 +23,7 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts_v1": DARTSV1,
     "darts_v2": DARTSV2,
     "darts_minus": DARTSMinus,
+    "drnas": DrNAS,
     "fair_darts": FairDARTS,
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,

@@ -63,12 +63,7 @@ class PDARTS(Variant):
                      if (e := epochs // n + (s < epochs % n)) > 0)
 
     def between_stages(self, weights, done: Stage, nxt: Stage, space, primitives) -> Stage:
-        every = {kind: (tuple(primitives),) * len(space.edges) for kind in space.cell_kinds}
-        held = done.edge_ops() or space.edge_ops or every
-        ops = tuple((kind, tuple(prune(np.asarray(weights[kind][e]), ops, primitives,
-                                       next(k for k in self.num_to_keep if k < len(ops)))
-                                 for e, ops in enumerate(held[kind]))) for kind in space.cell_kinds)
-        return Stage(nxt.epochs, nxt.cells, ops)
+        return pruned_stage(weights, done, nxt, space, primitives, lambda n: next(k for k in self.num_to_keep if k < n))
 
     def warmup(self, stage_epochs: int) -> int:
         return round(self.warmup_fraction * stage_epochs)
@@ -115,6 +110,16 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | None:
     if not training or p == 0:
         return None
     return x * torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(1 - p).div_(1 - p)
+
+
+def pruned_stage(weights, done: Stage, nxt: Stage, space, primitives, keep) -> Stage:
+    """Stage `nxt` with each edge keeping `keep(ops it holds)` of the ops it held in stage `done`, the
+    best by that stage's final weights (`prune`)."""
+    every = {kind: (tuple(primitives),) * len(space.edges) for kind in space.cell_kinds}
+    held = done.edge_ops() or space.edge_ops or every
+    ops = tuple((kind, tuple(prune(np.asarray(weights[kind][e]), ops, primitives, keep(len(ops)))
+                             for e, ops in enumerate(held[kind]))) for kind in space.cell_kinds)
+    return Stage(nxt.epochs, nxt.cells, ops)
 
 
 def prune(row: np.ndarray, held, primitives, keep: int) -> tuple[str, ...]:

@@ -27,13 +27,15 @@ BETA_PREFIX = "betas_"  # arch entries betas_<cell kind>: one edge-normalization
 
 
 class PartialChannelOp(nn.Module):
-    """One PC-DARTS edge: the DARTS MixedOp over the first channels/k channels, the rest bypass it."""
+    """One PC-DARTS edge: the DARTS MixedOp over the first channels/k channels, the rest bypass it (scaled
+    by the edge's weight sum, PC-DARTS' edge normalization, unless scale_bypass is off: DrNAS)."""
 
-    def __init__(self, build, channels: int, stride: int, ops, fast: bool = True, k: int = 4):
+    def __init__(self, build, channels: int, stride: int, ops, fast: bool = True, k: int = 4,
+                 scale_bypass: bool = True):
         super().__init__()
         if channels % k:
             raise ValueError(f"partial channels: {channels} channels do not split into K={k} groups")
-        self.k, self.stride = k, stride
+        self.k, self.stride, self.scale_bypass = k, stride, scale_bypass
         self.mixed = MixedOp(build, channels // k, stride, ops, fast)
         self.bypass = nn.MaxPool2d(2, 2) if stride == 2 else nn.Identity()
 
@@ -46,7 +48,9 @@ class PartialChannelOp(nn.Module):
         if self.k == 1:
             return mixed
         # weights.sum() = beta_j of the edge (softmax(alpha) sums to 1): the node's weight of the whole edge.
-        out = torch.cat([mixed, self.bypass(x[:, part:]) * weights.sum()], dim=1)
+        # Without edge normalization (DrNAS) the bypass channels pass unscaled.
+        bypass = self.bypass(x[:, part:])
+        out = torch.cat([mixed, bypass * weights.sum() if self.scale_bypass else bypass], dim=1)
         return F.channel_shuffle(out, self.k)  # view (B, K, C/K, H, W) -> transpose(1, 2) -> flatten
 
 
