@@ -201,7 +201,9 @@ def _add_search(sub, help_variant: str | None = None) -> None:
     from fairdarts_core.spaces import SPACES
     from variants import METHODS, VARIANTS
 
-    from .options import add_fields, add_method_fields
+    from fairdarts_core.regularizers import REGULARIZERS
+
+    from .options import REGULARIZER_FIELDS, add_fields, add_method_fields, add_regularizer_fields
 
     short = [sizes for sizes in PRESETS.values() if not sizes.published_sizes]
     p = _command(sub, "search",
@@ -226,8 +228,11 @@ def _add_search(sub, help_variant: str | None = None) -> None:
     g.add_argument("--reference", action="store_true", help="the plain slow path (Python-sum mixed op, NCHW)")
     shown = {help_variant: METHODS[help_variant]} if help_variant in METHODS else METHODS
     g = p.add_argument_group(f"{help_variant} options" if help_variant in METHODS else "variant options")
-    variant_names = add_method_fields(g, shown, everyone=VARIANTS)
-    p.set_defaults(search_names=search_names, variant_names=variant_names)
+    variant_names = add_method_fields(g, shown, everyone=VARIANTS, exclude=REGULARIZER_FIELDS)
+    g = p.add_argument_group("regularizers (fairdarts_core/regularizers; a variant's own come with their published "
+                             "options)")
+    regularizer_names = add_regularizer_fields(g, REGULARIZERS)
+    p.set_defaults(search_names=search_names, variant_names=variant_names, regularizer_names=regularizer_names)
 
 
 def _add_train(sub) -> None:
