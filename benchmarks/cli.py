@@ -196,12 +196,11 @@ def _add_parse(sub) -> None:
 
 
 def _add_search(sub, help_variant: str | None = None) -> None:
+    from fairdarts_core.regularizers import REGULARIZERS
     from fairdarts_core.search_config import SearchConfig
     from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import SPACES
     from variants import METHODS, VARIANTS
-
-    from fairdarts_core.regularizers import REGULARIZERS
 
     from .options import REGULARIZER_FIELDS, add_fields, add_method_fields, add_regularizer_fields
 

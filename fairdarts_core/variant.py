@@ -134,7 +134,7 @@ class Variant(Options):
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         names = (self.regularizers,) if isinstance(self.regularizers, str) else tuple(self.regularizers)
         given = self.regularizer_options
-        pairs = tuple(sorted((given.items() if isinstance(given, Mapping) else (tuple(p) for p in given))))
+        pairs = tuple(sorted(given.items() if isinstance(given, Mapping) else (tuple(p) for p in given)))
         object.__setattr__(self, "regularizers", names)  # plain tuples whatever a study's JSON gave
         object.__setattr__(self, "regularizer_options", pairs)
         self.regularizer_objects()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..registry import Registry
 from .base import Regularizer
 from .beta import BetaDecay
-from .rdarts import RDARTSEarlyStop, RDARTSL2
+from .rdarts import RDARTSL2, RDARTSEarlyStop
 from .sdarts import SDARTSAdversarial, SDARTSRandom
 
 REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer", {
