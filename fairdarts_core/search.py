@@ -5,8 +5,8 @@ zero-one loss, the parsed genotype, skip counts, weight entropy / near-0-1 fract
 discretization gap, optionally the Hessian's dominant eigenvalue) and the activated weights.
 A variant's stage plan runs stage after stage, each on a supernet built for it; a regularizer's
 stop rule may end the search early (the last record then holds `stop_epoch` and `stop_genotype`, the
-architecture the search returns); the loop checkpoints after each epoch, and resume=True continues to exactly the uninterrupted result,
-across stage boundaries too.
+architecture the search returns); the loop checkpoints after each epoch, and resume=True continues to
+exactly the uninterrupted result, across stage boundaries too.
 """
 
 from __future__ import annotations
