@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-if TYPE_CHECKING:
-    from ..search_config import SearchConfig
-    from ..variant import Progress
+from ..search_config import SearchConfig
 
 XY = tuple[torch.Tensor, torch.Tensor]
 
@@ -52,7 +50,7 @@ class Regularizer:
         """The search config this regularizer runs with."""
         return config
 
-    def arch_term(self, arch: Mapping[str, torch.Tensor], progress: Progress | None) -> torch.Tensor | None:
+    def arch_term(self, arch: Mapping[str, torch.Tensor], progress: Any) -> torch.Tensor | None:
         """A term on the architecture parameters (masked, by name) added to the architecture step's loss."""
         return None
 

@@ -48,9 +48,7 @@ class SDARTSRandom(Regularizer):
         return self.epsilon_min + (self.epsilon_max - self.epsilon_min) * fraction
 
     def check(self, variant: Any) -> None:
-        from ..variant import Variant
-
-        if variant.activation not in ("softmax", "sigmoid") or type(variant).weights is not Variant.weights:
+        if variant.activation not in ("softmax", "sigmoid"):  # one activation per edge (PC-DARTS' rows are not)
             raise ValueError(f"{self.name} perturbs per-edge softmax or sigmoid weights; {variant.name}'s weights "
                              f"are {variant.activation}")
 
