@@ -196,12 +196,13 @@ def _add_parse(sub) -> None:
 
 
 def _add_search(sub, help_variant: str | None = None) -> None:
+    from fairdarts_core.regularizers import REGULARIZERS
     from fairdarts_core.search_config import SearchConfig
     from fairdarts_core.sizes import PRESETS
     from fairdarts_core.spaces import SPACES
     from variants import METHODS, VARIANTS
 
-    from .options import add_fields, add_method_fields
+    from .options import REGULARIZER_FIELDS, add_fields, add_method_fields, add_regularizer_fields
 
     short = [sizes for sizes in PRESETS.values() if not sizes.published_sizes]
     p = _command(sub, "search",
@@ -211,7 +212,7 @@ def _add_search(sub, help_variant: str | None = None) -> None:
                              "rates; " + " and ".join(s.name for s in short) + " take its learning rates, the "
                              "arch lr " + " or ".join(f"x{s.arch_lr_factor:g} ({s.name})" for s in short) + ".")
     p.add_argument("--variant", required=True, choices=list(METHODS), metavar="VARIANT",
-                   help="; ".join(f"{n}: {c.summary}" for n, c in METHODS.items()))
+                   help="; ".join(f"{n}: {c.summary}" for n, c in METHODS.items()).replace("%", "%%"))
     p.add_argument("--preset", default="quick", choices=list(PRESETS), help="the sizes above")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -226,8 +227,11 @@ def _add_search(sub, help_variant: str | None = None) -> None:
     g.add_argument("--reference", action="store_true", help="the plain slow path (Python-sum mixed op, NCHW)")
     shown = {help_variant: METHODS[help_variant]} if help_variant in METHODS else METHODS
     g = p.add_argument_group(f"{help_variant} options" if help_variant in METHODS else "variant options")
-    variant_names = add_method_fields(g, shown, everyone=VARIANTS)
-    p.set_defaults(search_names=search_names, variant_names=variant_names)
+    variant_names = add_method_fields(g, shown, everyone=VARIANTS, exclude=REGULARIZER_FIELDS)
+    g = p.add_argument_group("regularizers (fairdarts_core/regularizers; a variant's own come with their published "
+                             "options)")
+    regularizer_names = add_regularizer_fields(g, REGULARIZERS)
+    p.set_defaults(search_names=search_names, variant_names=variant_names, regularizer_names=regularizer_names)
 
 
 def _add_train(sub) -> None:

@@ -150,12 +150,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from fairdarts_core.variant import Sampler
     from variants import METHODS, make_method
 
-    from .options import as_flags, collect, method_options
+    from .options import as_flags, collect, method_options, regularizer_options
     from .pipeline import GROUND_TRUTH, SEARCH_PROGRESS, check_nb201_table, prepare_out_dir, run_search, write_json
 
     sizes = PRESETS.get(args.preset)
     with as_flags(args.variant_names):
-        method = make_method(args.variant, **method_options(args, args.variant_names, METHODS[args.variant]))
+        method = make_method(args.variant, **method_options(args, args.variant_names, METHODS[args.variant]),
+                             **regularizer_options(args, args.regularizer_names, METHODS[args.variant]))
     overrides = collect(args, args.search_names)
     device = _device(args.device)
     if isinstance(method, Sampler):

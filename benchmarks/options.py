@@ -118,14 +118,16 @@ def add_fields(group: argparse._ActionsContainer, cls: type, exclude: Iterable[s
 
 
 def add_method_fields(group: argparse._ActionsContainer, classes: Mapping[str, type],
-                      everyone: Iterable[str] = ()) -> list[str]:
-    """One option per field of any of the method classes (variants, samplers), its help naming the
-    methods that have it (or "every variant" when all of `everyone` have it) and their defaults."""
-    everyone = set(everyone)
+                      everyone: Iterable[str] = (), exclude: Iterable[str] = (), prefix: str = "") -> list[str]:
+    """One option per field of any of the method classes (variants, samplers; bar `exclude`), its help naming
+    the methods that have it (or "every variant" when all of `everyone` have it) and their defaults. The flag
+    is `--PREFIX-FIELD` with a prefix (the regularizers' `--reg-...`); the names returned are the fields'."""
+    everyone, exclude = set(everyone), set(exclude)
     owners: dict[str, list[str]] = {}
     for method, cls in classes.items():
         for f in fields(cls):
-            owners.setdefault(f.name, []).append(method)
+            if f.name not in exclude:
+                owners.setdefault(f.name, []).append(method)
     names = []
     for name, methods in owners.items():
         cls = classes[methods[0]]
@@ -142,13 +144,40 @@ def add_method_fields(group: argparse._ActionsContainer, classes: Mapping[str, t
         help_text = f"{doc} [{scope}] (default: {default})"
         metavar = None if options else name.upper().replace("_", "-").split("-")[-1]
         if convert is None and options is None:
-            group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=None,
+            group.add_argument(flag(prefix + name), action=argparse.BooleanOptionalAction, default=None,
                                help=help_text.replace("%", "%%"))
         else:
-            group.add_argument(flag(name), type=convert, choices=options, default=None, metavar=metavar,
+            group.add_argument(flag(prefix + name), type=convert, choices=options, default=None, metavar=metavar,
                                help=help_text.replace("%", "%%"))
         names.append(name)
     return names
+
+
+REG_PREFIX = "reg_"  # a regularizer option's flag: --reg-OPTION
+REGULARIZER_FIELDS = ("regularizers", "regularizer_options")  # the Variant fields the regularizer flags set
+
+
+def add_regularizer_fields(group: argparse._ActionsContainer, classes: Mapping[str, type]) -> list[str]:
+    """`--regularizer NAME` (repeatable) and one `--reg-OPTION` per option of any regularizer; returns the
+    option names."""
+    group.add_argument("--regularizer", action="append", choices=list(classes), metavar="NAME",
+                       help="add a regularizer to the variant's search (repeatable; a variant's own stay): " +
+                       "; ".join(f"{n}: {c.summary}" for n, c in classes.items()).replace("%", "%%"))
+    return add_method_fields(group, classes, prefix=REG_PREFIX)
+
+
+def regularizer_options(args: argparse.Namespace, names: Iterable[str], cls: type) -> dict[str, Any]:
+    """The variant fields `regularizers` (the variant's own, then the added ones) and `regularizer_options`
+    from --regularizer and --reg-OPTION; {} when neither is given."""
+    added = tuple(getattr(args, "regularizer", None) or ())
+    given = {n: getattr(args, REG_PREFIX + n) for n in names if getattr(args, REG_PREFIX + n, None) is not None}
+    if not added and not given:
+        return {}
+    if "regularizers" not in {f.name for f in fields(cls)}:
+        raise ValueError(f"{cls.name} samples genotypes: --regularizer and --reg-* apply to searching variants")
+    default = cls()
+    return {"regularizers": default.regularizers + tuple(n for n in added if n not in default.regularizers),
+            "regularizer_options": {**dict(default.regularizer_options), **given}}
 
 
 def collect(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:

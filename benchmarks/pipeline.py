@@ -10,7 +10,7 @@ import csv
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from fairdarts_core.genotype import Genotype, GenotypeError
 from fairdarts_core.nb201_table import NB201Table, lookup_columns
 from fairdarts_core.search import ParseSpec, search
 from fairdarts_core.search_config import SearchConfig
+from fairdarts_core.search_run import regularized_config
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.train import TrainConfig, train
 from fairdarts_core.variant import Variant
@@ -122,10 +123,27 @@ class SearchResult:
         return cls(last, final_weights, wall_seconds, genotypes)
 
 
+def returned_row(rows: Sequence[Mapping[str, Any]]) -> int:
+    """The index of the history row whose architecture a search returns: the last, or where a regularizer's
+    stop rule ended the search (R-DARTS ES), the row of the epoch it names (the last row's stop_epoch)."""
+    stop = rows[-1].get("stop_epoch")
+    if stop is None or stop == "":
+        return len(rows) - 1
+    return next(i for i, r in enumerate(rows) if int(r["epoch"]) == int(stop))
+
+
+def _returned(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The row `returned_row` names, with the last row's stop_epoch when there is one."""
+    row = dict(rows[returned_row(rows)])
+    if rows[-1].get("stop_epoch") not in (None, ""):
+        row["stop_epoch"] = rows[-1]["stop_epoch"]
+    return row
+
+
 def read_search_result(out: Path, labels: Sequence[str] = ()) -> SearchResult:
     """The SearchResult of a search that `run_search` finished in `out` (read from its files)."""
     with (out / "history.csv").open(encoding="utf-8") as fh:
-        last = list(csv.DictReader(fh))[-1]
+        last = _returned(list(csv.DictReader(fh)))
     alphas = json.loads((out / "alphas.json").read_text())
     final = {k: v for k, v in alphas.items() if k not in ("history", "options", "variant")}
     wall = float(json.loads((out / "search.json").read_text())["wall_seconds"])
@@ -166,17 +184,18 @@ def run_search(variant: Variant, train_set: ImageSet, config: SearchConfig, out_
         write_csv(out / "history.csv", history)
         if on_epoch is not None:
             on_epoch(dict(record, weights=weights))
-    genotype = Genotype.from_json(history[-1]["genotype"])
+    last = returned_row(history)
+    genotype = Genotype.from_json(history[last]["genotype"])
     space = get_space(config.space)
-    kinds = list(weights_history[-1])
+    kinds = list(weights_history[last])
     final = {"activation": variant.activation, "space": space.name, "primitives": list(variant.primitives(space)),
-             **{k: weights_history[-1][k] for k in kinds}}
+             **{k: weights_history[last][k] for k in kinds}}
     write_json(out / "genotype.json", genotype.to_dict())
     write_json(out / "alphas.json", {"variant": variant.name, "options": variant.options(), **final,
                                      "history": {k: [w[k] for w in weights_history] for k in kinds}})
-    result = SearchResult.of(history[-1], final, time.time() - began, [label for label, _, _ in parses])
+    result = SearchResult.of(_returned(history), final, time.time() - began, [label for label, _, _ in parses])
     write_json(out / "search.json", {"variant": variant.name, "description": variant.describe(),
-                                     "options": variant.options(), "config": asdict(config),
+                                     "options": variant.options(), "config": asdict(regularized_config(variant, config)),
                                      "dataset": train_set.name, "normalization": data_record(train_set),
                                      "device": str(device), "wall_seconds": result.wall_seconds,
                                      **({"nb201_table": nb201_table.path} if nb201_table is not None else {})})

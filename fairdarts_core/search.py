@@ -3,9 +3,10 @@
 `search()` is a generator: one record per epoch with the indicators (losses, accuracies, the
 zero-one loss, the parsed genotype, skip counts, weight entropy / near-0-1 fraction, the
 discretization gap, optionally the Hessian's dominant eigenvalue) and the activated weights.
-A variant's stage plan runs stage after stage, each on a supernet built for it; the loop
-checkpoints after each epoch, and resume=True continues to exactly the uninterrupted result,
-across stage boundaries too.
+A variant's stage plan runs stage after stage, each on a supernet built for it; a regularizer's
+stop rule may end the search early (the last record then holds `stop_epoch` and `stop_genotype`, the
+architecture the search returns); the loop checkpoints after each epoch, and resume=True continues to
+exactly the uninterrupted result, across stage boundaries too.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def search(variant: Variant, train_set: ImageSet, config: SearchConfig, device: 
             raise ValueError(f"{ckpt_path}: {err}") from None
         for record in run.history:
             yield dict(record, resumed=True)
+        if run.history and "stop_epoch" in run.history[-1]:
+            return  # the search had stopped early
 
     for s in range(run.stage, len(run.stages)):
         run.start_stage(train_set.num_classes, s)
@@ -80,9 +83,15 @@ def search(variant: Variant, train_set: ImageSet, config: SearchConfig, device: 
             run.scheduler.step()
             record["cells"] = stage.cells
             run.history.append(record)
+            stop = run.stop_epoch()
+            if stop is not None:  # a regularizer's stop rule: the search returns the architecture of epoch `stop`
+                record["stop_epoch"] = stop
+                record["stop_genotype"] = next(r["genotype"] for r in run.history if r["epoch"] == stop)
             if ckpt_path is not None:
                 save_checkpoint(ckpt_path, run.state_dict(e))
             yield dict(record)  # a copy: the caller may reshape it, the history keeps it whole
+            if stop is not None:
+                return
         run.end_stage()
         first = 0
 

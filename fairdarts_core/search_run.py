@@ -18,6 +18,7 @@ from torch.func import functional_call
 from .checkpoint import rng_state, set_rng_state
 from .fastops import plain_modules, speed_up
 from .indicators import batch_stats_eval
+from .regularizers import Regularizer
 from .search_config import SearchConfig
 from .spaces import SearchSpace, get_space
 from .supernet import Supernet
@@ -53,6 +54,7 @@ class SearchRun:
     history: list[dict[str, Any]] = field(default_factory=list)  # the records of the epochs done
     progress: Progress | None = None  # the epoch now running (set by the loop; the variant's train_weights reads it)
     variant_options: str = field(init=False)  # the options as given (the checkpoint's record); `variant` is resolved for the space
+    regularizers: tuple[Regularizer, ...] = field(init=False)  # the variant's, resolved once
     # The current stage's (start_stage):
     model: Supernet = field(init=False)
     w_optimizer: torch.optim.SGD = field(init=False)
@@ -67,6 +69,8 @@ class SearchRun:
         self.variant.check_space(self.space)
         self.variant_options = repr(self.variant.options())
         self.variant = self.variant.in_space(self.space)
+        self.regularizers = self.variant.regularizer_objects()
+        self.config = regularized_config(self.variant, self.config)
         self.primitives = self.variant.primitives(self.space)
         self.stages = list(self.variant.plan(self.config.epochs, self.config.layers, self.space))
 
@@ -177,8 +181,16 @@ class SearchRun:
                 a.grad = g
             with torch.no_grad():
                 val_logits = model(val_xy[0], self.weights())
+            term = self.arch_term()
+            if term is not None:
+                for a, g in zip(arch, torch.autograd.grad(term, arch, allow_unused=True)):
+                    if g is not None:
+                        a.grad = a.grad + g
         else:
             total, val_loss, val_logits = self.loss(val_xy)
+            term = self.arch_term()
+            if term is not None:
+                total = total + term
             if self.full_backward:
                 total.backward()
             else:
@@ -193,8 +205,14 @@ class SearchRun:
         """One weight step on a train batch (single level: the alphas too); returns (train loss, logits)."""
         model, config = self.model, self.config
         self.w_optimizer.zero_grad(set_to_none=True)
-        total, train_loss, logits = self.loss(train_xy)
+        weights = self.train_weights()
+        for reg in self.regularizers:
+            weights = reg.perturb(self, weights, train_xy)
+        total, train_loss, logits = self.loss(train_xy, weights)
         if config.single_level:
+            term = self.arch_term()  # the alphas step here
+            if term is not None:
+                total = total + term
             self.a_optimizer.zero_grad(set_to_none=True)
             total.backward()
             if config.arch_grad_clip:
@@ -210,12 +228,31 @@ class SearchRun:
         self.w_optimizer.step()
         return train_loss.detach(), logits.detach()
 
-    def loss(self, xy: XY) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(cross-entropy + the variant's arch loss, cross-entropy, logits) of the supernet on a batch."""
-        weights = self.train_weights()
+    def loss(self, xy: XY, weights: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                       torch.Tensor]:
+        """(cross-entropy + the variant's arch loss, cross-entropy, logits) of the supernet on a batch, with
+        `weights` (default: train_weights())."""
+        weights = self.train_weights() if weights is None else weights
         logits = self.model(xy[0], weights)
         loss = F.cross_entropy(logits, xy[1])
         return self._with_arch_loss(loss, weights, self.model.arch), loss, logits
+
+    def arch_term(self) -> torch.Tensor | None:
+        """The regularizers' terms on the architecture parameters, added to the loss that steps them; None for none."""
+        if not self.regularizers:
+            return None
+        arch = self.model.masked(dict(self.model.arch))
+        terms = [t for reg in self.regularizers if (t := reg.arch_term(arch, self.progress)) is not None]
+        return sum(terms[1:], terms[0]) if terms else None
+
+    def stop_epoch(self) -> int | None:
+        """After an epoch: None to go on, else the epoch whose architecture the search returns (a regularizer's
+        stop rule on the history)."""
+        for reg in self.regularizers:
+            epoch = reg.stop(self.history, self.config)
+            if epoch is not None:
+                return epoch
+        return None
 
     def unrolled_arch_grads(self, train_xy: XY, val_xy: XY, eta: float,
                             hvp_scale: float = 0.01) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -295,6 +332,15 @@ class SearchRun:
                 eig = sum((a * b).sum() for a, b in zip(hv, v)).item()
                 v = [t.detach() for t in hv]
         return eig
+
+
+def regularized_config(variant: Variant, config: SearchConfig) -> SearchConfig:
+    """The search config as the variant's regularizers run it (R-DARTS L2: its weight decay); one that cannot go
+    with the config is a one-line ValueError."""
+    for reg in variant.regularizer_objects():
+        reg.check_config(config)
+        config = reg.configure(config)
+    return config
 
 
 def build_supernet(variant: Variant, config: SearchConfig, num_classes: int, device: torch.device | str,

@@ -25,6 +25,7 @@ from torch import nn
 from .genotype import Genotype
 from .losses import zero_one_loss
 from .mixed_op import MixedOpFactory, mixed_op
+from .regularizers import REGULARIZERS, Regularizer
 from .spaces import parse_methods
 from .spaces.darts.parse import DEFAULT_THRESHOLD
 from .supernet import ALPHA_PREFIX
@@ -126,11 +127,36 @@ class Variant(Options):
     with_none: bool | None = None  # the 'none' op in the DARTS space: on adds it, off removes it, unset keeps the space's op set (other spaces fix theirs)
     parse_method: ParseMethod | None = None  # unset: the variant's usual method, or the space's own where that does not apply
     threshold: float = DEFAULT_THRESHOLD  # sigma of the threshold parse methods
+    regularizers: tuple[str, ...] = ()  # regularizers the search adds (fairdarts_core.regularizers), by name
+    regularizer_options: tuple[tuple[str, Any], ...] = ()  # their options, (option, value) pairs; unset: their defaults
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        names = (self.regularizers,) if isinstance(self.regularizers, str) else tuple(self.regularizers)
+        given = self.regularizer_options
+        pairs = tuple(sorted(given.items() if isinstance(given, Mapping) else (tuple(p) for p in given)))
+        object.__setattr__(self, "regularizers", names)  # plain tuples whatever a study's JSON gave
+        object.__setattr__(self, "regularizer_options", pairs)
+        self.regularizer_objects()
+
+    def regularizer_objects(self) -> tuple[Regularizer, ...]:
+        """The regularizers with their options; an unknown name or option, a repeated name or one that cannot go
+        with this variant is a one-line ValueError."""
+        classes = [REGULARIZERS.get(name) for name in self.regularizers]
+        if len(set(self.regularizers)) < len(self.regularizers):
+            raise ValueError(f"regularizers named twice: {', '.join(self.regularizers)}")
+        options = dict(self.regularizer_options)
+        known = {f.name for cls in classes for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"regularizer option(s) {', '.join(unknown)} belong to none of the regularizers "
+                             f"{', '.join(self.regularizers) or '(none)'}; theirs: {', '.join(sorted(known)) or 'none'}")
+        regs = tuple(cls.from_options(options) for cls in classes)
+        for reg in regs:
+            reg.check(self)
+        return regs
 
     def describe(self) -> str:
         """The variant with the options that differ from its defaults, for captions."""

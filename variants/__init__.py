@@ -7,6 +7,7 @@ from __future__ import annotations
 from fairdarts_core.registry import Registry
 from fairdarts_core.variant import Options, Sampler, Variant
 
+from .beta_darts import BetaDARTS
 from .darts import DARTS, DARTSV1, DARTSV2
 from .darts_minus import DARTSMinus
 from .drnas import DrNAS
@@ -17,6 +18,8 @@ from .pc_darts import PCDARTS
 from .random_darts import RandomDARTS
 from .random_flops_matched import RandomFlopsMatched
 from .random_uniform import RandomUniform
+from .rdarts import RDARTSES, RDARTSL2
+from .sdarts import SDARTSADV, SDARTSRS
 
 VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts": DARTS,
@@ -28,6 +31,11 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,
     "pc_darts": PCDARTS,
+    "sdarts_rs": SDARTSRS,
+    "sdarts_adv": SDARTSADV,
+    "beta_darts": BetaDARTS,
+    "rdarts_l2": RDARTSL2,
+    "rdarts_es": RDARTSES,
 })
 SAMPLERS: Registry[type[Sampler]] = Registry("sampler", {
     "random_darts": RandomDARTS,
