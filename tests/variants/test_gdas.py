@@ -128,8 +128,43 @@ def test_soft_rows_give_the_argmax_op_times_its_weight_and_empty_rows_zeros():
     assert zeros.shape == (2, 4, 4, 4) and not zeros.any()
 
 
+def test_darts_supernet_is_the_official_nasnet_forward_gdas_written_out():
+    """search_model_gdas_nasnet.py: per forward one sample per cell kind (normal first); node i sums
+    op_index(h_j) * hardwts[index] over its edges (MixedOp.forward_gdas). Output and alpha gradients."""
+    variant = make_variant("gdas")
+    torch.set_default_dtype(torch.float64)
+    try:
+        run = SearchRun(variant, SearchConfig(init_channels=4, layers=3, channels_last=False))
+        run.start_stage(10)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    model = run.model
+    with torch.no_grad():
+        for p in model.arch.values():
+            p.normal_()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    torch.manual_seed(5)
+    ours = model(x, run.train_weights())
+    grads = torch.autograd.grad(ours.sum(), model.arch_parameters())
+
+    torch.manual_seed(5)
+    sample = {k: gdas.gumbel_one_hot(model.arch[f"alphas_{k}"], 10.0)[0] for k in ("normal", "reduce")}
+    s0 = s1 = model.stem(x)
+    for cell in model.cells:
+        hard = sample["reduce" if cell.reduction else "normal"]
+        states = [cell.preprocess0(s0), cell.preprocess1(s1)]
+        for _, lo, hi in DARTS.node_rows():
+            index = hard[lo:hi].argmax(-1).tolist()
+            states.append(sum(cell.ops[lo + j].ops[index[j]](h) * hard[lo + j, index[j]] for j, h in enumerate(states)))
+        s0, s1 = s1, torch.cat(states[2:], dim=1)
+    official = model.classifier(model.global_pooling(s1).flatten(1))
+    torch.testing.assert_close(ours, official, rtol=0, atol=1e-12)
+    for g, ref in zip(grads, torch.autograd.grad(official.sum(), model.arch_parameters()), strict=True):
+        torch.testing.assert_close(g, ref, rtol=1e-10, atol=1e-12)
+
+
 # ----- the published search --------------------------------------------------------------------------------
-def test_paper_preset_is_the_published_nb201_gdas_search_but_the_preset_keeps_its_nb201_sizes():
+def test_paper_preset_is_the_published_nb201_gdas_search():
     c = PRESETS["paper"].search_config(make_variant("gdas"))
     assert (c.epochs, c.batch_size, c.learning_rate, c.learning_rate_min, c.momentum) == (250, 64, 0.025, 0.001, 0.9)
     assert (c.nesterov, c.weight_decay, c.grad_clip, c.order, c.weight_step_first) == (True, 5e-4, 5.0, "first", True)
