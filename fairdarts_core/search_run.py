@@ -221,8 +221,10 @@ class SearchRun:
         elif self.full_backward:
             total.backward()
         else:
+            # allow_unused: a single-path variant (GDAS) leaves the ops it did not sample out of the graph;
+            # their gradient stays None, so SGD skips them, as after the official loss.backward().
             weights_only = model.weight_parameters()
-            for p, g in zip(weights_only, torch.autograd.grad(total, weights_only)):
+            for p, g in zip(weights_only, torch.autograd.grad(total, weights_only, allow_unused=True)):
                 p.grad = g
         nn.utils.clip_grad_norm_(model.weight_parameters(), config.grad_clip)
         self.w_optimizer.step()

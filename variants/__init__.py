@@ -12,6 +12,7 @@ from .darts import DARTS, DARTSV1, DARTSV2
 from .darts_minus import DARTSMinus
 from .drnas import DrNAS
 from .fair_darts import FairDARTS
+from .gdas import GDAS
 from .noisy_darts import NoisyDARTS
 from .p_darts import PDARTS
 from .pc_darts import PCDARTS
@@ -28,6 +29,7 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts_minus": DARTSMinus,
     "drnas": DrNAS,
     "fair_darts": FairDARTS,
+    "gdas": GDAS,
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,
     "pc_darts": PCDARTS,

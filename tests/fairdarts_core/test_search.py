@@ -160,6 +160,10 @@ def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
     seen = {}
     a_optimizer.register_step_pre_hook(
         lambda opt, args, kwargs: seen.update(arch_grads=[a.grad.clone() for a in model.arch_parameters()]))
+    # The gradients the weight step used (after a weight-first step, the plain path's backward of the arch
+    # loss leaves the arch loss's gradients on the weights; a single path leaves unsampled ops' at None).
+    run.w_optimizer.register_step_pre_hook(lambda opt, args, kwargs: seen.update(
+        weight_grads=[p.grad.clone() for p in model.weight_parameters() if p.grad is not None]))
     fmt = torch.channels_last if fast else torch.contiguous_format
     handles = variant.hooks(model, Progress(0, 1, 0, 1, 0, 1))
     torch.manual_seed(3)  # noise, dropout
@@ -173,7 +177,7 @@ def _one_search_step(variant, fast: bool, batches, dtype: torch.dtype) -> dict:
         "arch_grads": seen["arch_grads"],
         "alphas": [a.detach().clone() for a in model.arch_parameters()],
         "weights": [p.detach().clone() for p in model.weight_parameters()],
-        "weight_grads": [p.grad.clone() for p in model.weight_parameters() if p.grad is not None],
+        "weight_grads": seen["weight_grads"],
         "buffers": [b.clone() for name, b in model.named_buffers() if "running" in name],
     }
 
