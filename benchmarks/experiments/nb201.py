@@ -43,6 +43,9 @@ PUBLISHED = {
     "darts_v2": ("39.77 +- 0.00", "54.30 +- 0.00", NB201_PAPER),
     "darts_minus": ("-", "93.80 +- 0.40", "DARTS- paper (Chu et al., ICLR 2021)"),
     "pc_darts": ("-", "93.41 +- 0.30", "PC-DARTS as rerun in DrNAS (Chen et al., ICLR 2021)"),
+    "gdas": ("89.89 +- 0.08", "93.61 +- 0.09", NB201_PAPER),
+    "drnas": ("91.55 +- 0.00", "94.36 +- 0.00", "DrNAS paper (Chen et al., ICLR 2021), NB201 table"),
+    "beta_darts": ("91.55 +- 0.00", "94.36 +- 0.00", "beta-DARTS paper (Ye et al., CVPR 2022), NB201 table"),
 }
 OPTIMUM_PUBLISHED = ("91.61", "94.37", NB201_PAPER)
 RANDOM_FREE_EDGES = kept_edges("nb201") * param_free_share("nb201")  # 6 x 3/5 = 3.6

@@ -20,8 +20,10 @@ from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model
 from variants import METHODS, SAMPLERS, VARIANTS, make_method, make_variant
 
-# Three epochs so that a three-stage plan (P-DARTS) gives each stage one; 16x16 images (search_set).
-TINY = SearchConfig(epochs=3, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2)
+# Three epochs so that a three-stage plan (P-DARTS) gives each stage one; 32 of the 16x16 images (search_set):
+# two weight and two arch steps an epoch.
+TINY = SearchConfig(epochs=3, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2,
+                    train_limit=32)
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "golden_search_smoke.json").read_text())
 
 
@@ -111,7 +113,7 @@ def test_options_round_trip_and_unknown_ones_name_the_valid(name):
 
 def test_unknown_variant_names_the_valid_ones():
     with pytest.raises(ValueError, match="valid: " + ", ".join(METHODS)):
-        make_method("gdas")
+        make_method("no_such_variant")
     with pytest.raises(ValueError, match="samples genotypes"):
         make_variant(next(iter(SAMPLERS)))
 
