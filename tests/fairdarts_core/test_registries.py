@@ -50,5 +50,5 @@ def test_the_lookup_functions_keep_their_messages():
         get_space("nope")
     with pytest.raises(ValueError, match="unknown op 'conv_9x9'; valid: none, "):
         build_op("conv_9x9", 4, 1)
-    with pytest.raises(ValueError, match="unknown variant 'gdas'; valid: darts, "):
-        make_method("gdas")
+    with pytest.raises(ValueError, match="unknown variant 'snas'; valid: darts, "):
+        make_method("snas")
