@@ -10,6 +10,7 @@ from fairdarts_core.variant import Options, Sampler, Variant
 from .darts import DARTS, DARTSV1, DARTSV2
 from .darts_minus import DARTSMinus
 from .fair_darts import FairDARTS
+from .fixed_alpha import FixedAlpha
 from .noisy_darts import NoisyDARTS
 from .p_darts import PDARTS
 from .pc_darts import PCDARTS
@@ -21,6 +22,7 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts_v2": DARTSV2,
     "darts_minus": DARTSMinus,
     "fair_darts": FairDARTS,
+    "fixed_alpha": FixedAlpha,
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,
     "pc_darts": PCDARTS,

@@ -1,0 +1,35 @@
+"""Fixed alpha: the supernet trained with uniform, frozen architecture weights and no arch step, for DARTS-PT's
+"fix-alpha" (blank) mode (Wang et al., ICLR 2021; official --method blank, nasbench201/architect_ig.py: the
+architect's step leaves alpha alone). Its genotype comes from the perturbation-based selection after the search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fairdarts_core.variant import Progress, Variant
+
+from .darts import DARTSV1
+
+
+@dataclass(frozen=True)
+class FixedAlpha(Variant):
+    name = "fixed_alpha"
+    summary = ("Fixed alpha (DARTS-PT blank mode: uniform frozen weights, no arch step; parse: perturbation, run "
+               "after the search; any parse of the uniform weights alone is meaningless)")
+    default_parse = "perturbation"
+    paper_search = DARTSV1.paper_search
+
+    with_none: bool | None = True  # the 'none' op in the DARTS space: on as the official DARTS-PT spaces (s5: the 8 DARTS ops)
+
+    def init_arch(self, name: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        return torch.zeros(shape)
+
+    def activate(self, alphas: torch.Tensor) -> torch.Tensor:
+        """Uniform over the ops an edge holds, whatever the alphas hold (a single-level step cannot move it)."""
+        held = torch.where(torch.isfinite(alphas), torch.zeros_like(alphas), alphas).detach()
+        return torch.softmax(held, dim=-1)
+
+    def arch_step(self, progress: Progress) -> bool:
+        return False
