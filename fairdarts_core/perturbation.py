@@ -324,6 +324,15 @@ def load_search(path: str | Path, num_classes: int, device: torch.device | str =
     return LoadedSearch(run, Progress(len(stages) - 1, len(stages), total - 1, total, last - 1, last))
 
 
+def reset_weight_optimizer(run: SearchRun) -> None:
+    """A fresh SGD on the supernet's weights at a tenth of the search's initial learning rate, constant (the
+    official reset_optimizer(learning_rate / 10, ...); its scheduler is never stepped)."""
+    config = run.config
+    run.w_optimizer = torch.optim.SGD(run.model.weight_parameters(), config.learning_rate / 10,
+                                      momentum=config.momentum, weight_decay=config.weight_decay,
+                                      nesterov=config.nesterov)
+
+
 def default_proj_intv(run: SearchRun) -> int:
     """The official 5 epochs between decisions, scaled by this search's epochs over the paper search's."""
     from .sizes import PRESETS
@@ -344,9 +353,7 @@ def select_from_checkpoint(path: str | Path, train_set: ImageSet, options: PTOpt
     run, progress = loaded.run, loaded.progress
     config = run.config
     batches = SearchBatches.split(train_set, config, run.device)
-    run.w_optimizer = torch.optim.SGD(run.model.weight_parameters(), config.learning_rate / 10,
-                                      momentum=config.momentum, weight_decay=config.weight_decay,
-                                      nesterov=config.nesterov)
+    reset_weight_optimizer(run)
     proj_intv = default_proj_intv(run) if options.proj_intv is None else options.proj_intv
     order = decision_order(run.space, options, config.seed if options.seed is None else options.seed)
     steps_arch = not config.single_level and run.variant.arch_step(progress)
