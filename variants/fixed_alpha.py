@@ -27,9 +27,9 @@ class FixedAlpha(Variant):
         return torch.zeros(shape)
 
     def activate(self, alphas: torch.Tensor) -> torch.Tensor:
-        """Uniform over the ops an edge holds, whatever the alphas hold (a single-level step cannot move it)."""
-        held = torch.where(torch.isfinite(alphas), torch.zeros_like(alphas), alphas).detach()
-        return torch.softmax(held, dim=-1)
+        """Uniform over the ops an edge holds, whatever the alphas hold: their gradient is 0 (a single-level
+        step cannot move the weights; the -inf of ops an edge lacks stay)."""
+        return torch.softmax(torch.where(torch.isfinite(alphas), alphas * 0, alphas), dim=-1)
 
     def arch_step(self, progress: Progress) -> bool:
         return False
