@@ -133,3 +133,39 @@ def test_nb201_projection_matches_the_official_pt_project():
                                torch.tensor(OFFICIAL["classifier_after"], dtype=torch.float64), **tol)
     # the fine-tuning between decisions: the official runs one more epoch after the last decision
     assert len(sel.history) == sum(gaps(6, a["proj_intv"], node_step=False)) == 9
+
+
+class _Additive(nn.Module):
+    """A stand-in supernet: logits (score, 0) with score = sum over edges of c_edge * sum(op weights) + d . w, so
+    that masking what contributes most hurts the loss most."""
+
+    def __init__(self, c: torch.Tensor, d: torch.Tensor):
+        super().__init__()
+        self.c, self.d = c, d
+
+    def forward(self, x, weights):
+        w = weights["normal"]
+        score = (self.c * w.sum(1)).sum() + (self.d * w).sum()
+        return torch.stack([score, torch.zeros(())]).expand(len(x), 2)
+
+
+def test_op_step_keeps_the_op_whose_removal_hurts_most_and_node_step_drops_the_least_useful_edges():
+    from fairdarts_core.perturbation import _decide_node, _decide_op
+
+    darts, prims = get_space("darts"), ("none", "a", "b", "c")
+    c = torch.zeros(14)
+    c[9:14] = 0.1 * torch.tensor([5.0, 1.0, 4.0, 2.0, 3.0])  # node 5's incoming edges (sources 0..4)
+    d = torch.zeros(14, 4)
+    d[0] = 0.1 * torch.tensor([0.0, 1.0, 3.0, 2.0])
+    model = _Additive(c, d)
+    base = {"normal": torch.full((14, 4), 0.25)}
+    batches = lambda: [(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long))]  # noqa: E731
+    proj = Projection.empty(["normal"])
+    op = _decide_op(model, proj, base, "normal", 0, {}, prims, darts, "loss", batches)
+    assert op["op"] == "b" and [c["op"] for c in op["candidates"]] == list(prims)
+    node = _decide_node(model, proj, base, "normal", 5, list(range(9, 14)), 2, darts, "loss", batches)
+    assert [r["dropped"] for r in node["rounds"]] == [1, 3, 4] and node["kept"] == [0, 2]
+    assert node["dropped_rows"] == [10, 12, 13]
+    tie = _decide_node(_Additive(torch.zeros(14), torch.zeros(14, 4)), proj, base, "normal", 3, [2, 3, 4], 2, darts,
+                       "acc", batches)
+    assert tie["rounds"][0]["dropped"] == 2  # ties: the last edge judged is dropped, as the official `not x < y`
