@@ -19,9 +19,8 @@ class FixedAlpha(Variant):
     summary = ("Fixed alpha (DARTS-PT blank mode: uniform frozen weights, no arch step; parse: perturbation, run "
                "after the search; any parse of the uniform weights alone is meaningless)")
     default_parse = "perturbation"
-    paper_search = DARTSV1.paper_search
-
-    with_none: bool | None = True  # the 'none' op in the DARTS space: on as the official DARTS-PT spaces (s5: the 8 DARTS ops)
+    paper_search = DARTSV1.paper_search  # DARTS-PT's search: DARTS' settings, Adam betas (0.5, 0.999)
+    # The DARTS space's 7 ops without 'none', as DARTS-PT's s5 (sota/cnn/spaces.py): with_none unset.
 
     def init_arch(self, name: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         return torch.zeros(shape)

@@ -5,7 +5,8 @@ tests/fixtures/darts_pt_official.json was recorded by tests/fixtures/darts_pt_of
 says how): the official nasbench201 pt_project on a float64 TinyNetworkDartsProj (C=4, one cell per stage, 16x16
 images), filled in state_dict order, with the loss criterion, proj_intv 2 and one batch per tuning epoch. Ours
 runs the same supernet weights, batches and edge order and must give the same criterion value for every masked
-op, the same decisions, genotype and fine-tuned alphas.
+op, the same decisions, genotype and fine-tuned alphas. tests/fixtures/darts_pt_official_darts.json (recorded by
+darts_pt_official_darts_record.py) does the same for the DARTS space's sota/cnn pt_project, node step included.
 """
 
 from __future__ import annotations
@@ -169,3 +170,64 @@ def test_op_step_keeps_the_op_whose_removal_hurts_most_and_node_step_drops_the_l
     tie = _decide_node(_Additive(torch.zeros(14), torch.zeros(14, 4)), proj, base, "normal", 3, [2, 3, 4], 2, darts,
                        "acc", batches)
     assert tie["rounds"][0]["dropped"] == 2  # ties: the last edge judged is dropped, as the official `not x < y`
+
+
+OFFICIAL_DARTS = json.loads((Path(__file__).parents[1] / "fixtures" / "darts_pt_official_darts.json").read_text())
+
+
+def test_darts_space_projection_matches_the_official_pt_project():
+    """The DARTS space (op and node steps, 17 decisions, one tuning step before each but the first): the official
+    sota/cnn pt_project (tests/fixtures/darts_pt_official_darts_record.py) against ours on the same weights."""
+    ref, a = OFFICIAL_DARTS, OFFICIAL_DARTS["args"]
+    config = SearchConfig(epochs=1, init_channels=ref["C"], layers=ref["layers"], learning_rate=a["learning_rate"],
+                          momentum=a["momentum"], weight_decay=a["weight_decay"],
+                          arch_learning_rate=a["arch_learning_rate"], arch_weight_decay=a["arch_weight_decay"],
+                          arch_beta1=0.5, grad_clip=a["grad_clip"], fast=False, channels_last=False)
+    run = SearchRun(make_variant("darts"), config)
+    assert list(run.primitives) == ref["primitives"]
+    run.start_stage(ref["num_classes"])
+    run.model.double()
+    gen = torch.Generator().manual_seed(ref["fill_seed"])
+    with torch.no_grad():
+        for name, t in run.model.state_dict(keep_vars=True).items():
+            if "num_batches" not in name and "running" not in name and "arch" not in name:
+                t.copy_(0.5 * torch.randn(t.shape, generator=gen, dtype=torch.float64))
+        gen = torch.Generator().manual_seed(ref["alpha_seed"])
+        for kind in ("normal", "reduce"):
+            run.model.arch[f"alphas_{kind}"].copy_(0.5 * torch.randn(14, 7, generator=gen, dtype=torch.float64))
+    run.w_optimizer, run.a_optimizer, run.scheduler = make_optimizers(run.model, config, 1)
+    reset_weight_optimizer(run)
+    side, n, k = ref["side"], ref["batch"], ref["num_classes"]
+    batches = []
+    for seed in ref["train_seeds"] + ref["valid_seeds"]:
+        g = torch.Generator().manual_seed(seed)
+        batches.append((torch.randn(n, 3, side, side, generator=g, dtype=torch.float64),
+                        torch.randint(0, k, (n,), generator=g)))
+    train, valid = batches
+    order = {"edges": {kind: [d["edge"] for d in ref["decisions"] if d["kind"] == "op" and d["cell"] == kind]
+                       for kind in ("normal", "reduce")},
+             "nodes": {kind: [d["node"] for d in ref["decisions"] if d["kind"] == "node" and d["cell"] == kind]
+                       for kind in ("normal", "reduce")}}
+    sel = select(run, PTOptions(criterion="loss", proj_intv=1), lambda: [valid], lambda t: [(train, valid)], 1, order,
+                 Progress(0, 1, 0, 1, 0, 1))
+
+    assert len(sel.decisions) == len(ref["decisions"]) == 34
+    worst = 0.0
+    for ours, theirs in zip(sel.decisions, ref["decisions"]):
+        assert ours["kind"] == theirs["kind"] and ours["cell"] == theirs["cell"]
+        if ours["kind"] == "op":
+            assert ours["edge"] == theirs["edge"] and ours["op_index"] == theirs["op_index"]
+            got = [v for c in ours["candidates"] for v in (c["acc"], c["loss"])]
+        else:
+            rows = [r for node, lo, hi in get_space("darts").node_rows() if node == ours["node"] for r in range(lo, hi)]
+            assert sorted(set(rows) - set(ours["dropped_rows"])) == sorted(theirs["kept_rows"])
+            got = [v for r in ours["rounds"] for c in r["candidates"] for v in (c["acc"], c["loss"])]
+        expected = [v for c in theirs["candidates"] for v in c]
+        worst = max([worst] + [abs(x - y) for x, y in zip(got, expected)])
+        assert got == pytest.approx(expected, rel=0, abs=1e-10)
+    print(f"largest difference of a criterion value: {worst:.2e}")
+    for kind in ("normal", "reduce"):
+        official = sorted((op, node + 2, src) for node, pair in
+                          enumerate(zip(ref["genotype"][kind][::2], ref["genotype"][kind][1::2]))
+                          for op, src in pair)
+        assert sorted(sel.genotype.cell(kind)[0]) == official
