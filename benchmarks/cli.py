@@ -180,12 +180,18 @@ def _add_profile(sub) -> None:
 
 
 def _add_parse(sub) -> None:
+    from fairdarts_core.perturbation import PTOptions
     from fairdarts_core.spaces import SPACES, parse_methods
     from fairdarts_core.spaces.darts.parse import DEFAULT_THRESHOLD
 
-    p = _command(sub, "parse")
-    p.add_argument("weights", metavar="WEIGHTS", help="a JSON file {normal, reduce, primitives} (e.g. a search's "
-                   "alphas.json) or a folder with the official normal_weight.npy and reduce_weight.npy")
+    from .options import add_fields
+
+    p = _command(sub, "parse", description="Discretize activated weights into a genotype; with --method "
+                 "perturbation, run DARTS-PT's selection on a finished search's folder (its checkpoint.pt and "
+                 "data) and, with --out, write the genotype, every decision and the fine-tuning history there.")
+    p.add_argument("weights", metavar="WEIGHTS|RUN_DIR", help="a JSON file {normal, reduce, primitives} (e.g. a "
+                   "search's alphas.json) or a folder with the official normal_weight.npy and reduce_weight.npy; "
+                   "--method perturbation: a search's --out folder")
     methods = parse_methods()
     p.add_argument("--method", required=True, choices=list(methods),
                    help="; ".join(f"{name}: {summary[:1].lower()}{summary[1:]}" for name, summary in methods.items()))
@@ -193,6 +199,12 @@ def _add_parse(sub) -> None:
     p.add_argument("--primitives", help="comma-separated op names (default: the file's, else the 7 FairDARTS ops)")
     p.add_argument("--space", choices=list(SPACES), help="the weights' space (default: the file's, else darts)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    g = p.add_argument_group("perturbation (DARTS-PT) options")
+    g.add_argument("--out", help="write genotype.json, decisions.json/.csv, tune_history.csv, selection.json here")
+    pt_names = add_fields(g, PTOptions)
+    _device_arg(g)
+    _data_args(p)
+    p.set_defaults(pt_names=pt_names, dataset=None)
 
 
 def _add_search(sub, help_variant: str | None = None) -> None:

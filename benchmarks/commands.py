@@ -121,10 +121,46 @@ def load_weights(path: str | Path, primitives: str | None) -> tuple[dict[str, An
 def cmd_parse(args: argparse.Namespace) -> int:
     from fairdarts_core.spaces import DEFAULT_SPACE, get_space
 
+    if args.method == "perturbation":
+        return _select(args)
     weights, prims, space_name = load_weights(args.weights, args.primitives)
     space = get_space(args.space or space_name or ("nb201" if "cell" in weights else DEFAULT_SPACE))
     g = space.parse(weights, args.method, args.threshold, prims or space.primitives)
     print(g.to_json() if args.json else g.to_string())
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    """parse RUN_DIR --method perturbation: DARTS-PT's selection on the search in RUN_DIR, on its dataset."""
+    from fairdarts_core.data import load_dataset
+    from fairdarts_core.perturbation import PTOptions
+
+    from .options import collect
+    from .pipeline import run_selection, search_folder_checkpoint
+
+    run = Path(args.weights)
+    search_folder_checkpoint(run)
+    record = json.loads((run / "search.json").read_text()) if (run / "search.json").is_file() else {}
+    recorded = str(record.get("dataset", "digits")).removesuffix("-train")  # the search's set, e.g. digits-train
+    dataset = args.dataset or ("folder" if recorded not in ("digits", "cifar10", "cifar100") else recorded)
+    train_set, _ = load_dataset(dataset, args.data_dir, args.download, args.cache_dir)
+    options = PTOptions().with_options(**collect(args, args.pt_names))
+    if args.out is not None:  # a full folder is refused before the work, not after
+        from .pipeline import prepare_out_dir
+
+        prepare_out_dir(args.out, False)
+
+    def on_decision(d: dict[str, Any]) -> None:
+        what = f"edge {d['src']}->{d['dst']}: {d['op']}" if d["kind"] == "op" else \
+            f"node {d['node']}: inputs {', '.join(map(str, d['kept']))}"
+        _say(f"decision {d['step'] + 1} ({d['cell']}, after {d['tuned_epochs']} tuning epochs) {what}")
+
+    selection = run_selection(run, train_set, options, args.out, _device(args.device), on_decision)
+    g = selection.genotype
+    print(g.to_json() if args.json else g.to_string())
+    _say(f"selection: {selection.seconds:.1f}s, proj_intv {selection.options['proj_intv']}"
+         + (f"; wrote {args.out}/genotype.json, decisions.json, decisions.csv, tune_history.csv, selection.json"
+            if args.out else ""))
     return 0
 
 

@@ -272,3 +272,66 @@ def run_train(genotype: Genotype, train_set: ImageSet, test_set: ImageSet, confi
     }
     write_json(out / "result.json", result)
     return result
+
+
+# ----- perturbation-based selection (DARTS-PT) on a finished search's folder -------------------------------
+SELECTION_FILES = ("genotype.json", "decisions.json", "decisions.csv", "tune_history.csv", "selection.json")
+
+
+def search_folder_checkpoint(run_dir: str | Path) -> Path:
+    """A search folder's checkpoint.pt; a folder that is no search run, or one without checkpoint, is an error."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ValueError(f"{run} is not a folder (a search run's --out folder)")
+    if not (run / "search.json").is_file() and not (run / "alphas.json").is_file() and \
+            not (run / "checkpoint.pt").is_file():
+        raise ValueError(f"{run} is not a search run (no search.json, alphas.json or checkpoint.pt)")
+    ckpt = run / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise ValueError(f"{run} holds no checkpoint.pt (the selection needs the search's supernet)")
+    return ckpt
+
+
+def decision_rows(decisions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per judged candidate: the decision, the candidate, its accuracy and loss, whether chosen."""
+    rows = []
+    for d in decisions:
+        common = {"step": d["step"], "tuned_epochs": d["tuned_epochs"], "kind": d["kind"], "cell": d["cell"]}
+        if d["kind"] == "op":
+            for c in d["candidates"]:
+                rows.append({**common, "node": d["dst"], "src": d["src"], "round": 0, "masked": c["op"],
+                             "acc": c["acc"], "loss": c["loss"], "chosen": c["op"] == d["op"]})
+        else:
+            for r, rnd in enumerate(d["rounds"]):
+                for c in rnd["candidates"]:
+                    rows.append({**common, "node": d["node"], "src": c["src"], "round": r, "masked": f"edge {c['src']}",
+                                 "acc": c["acc"], "loss": c["loss"], "chosen": c["src"] == rnd["dropped"]})
+    return rows
+
+
+def run_selection(run_dir: str | Path, train_set: ImageSet, options: Any = None, out_dir: str | Path | None = None,
+                  device: torch.device | str = "cpu", on_decision: Callable[[dict[str, Any]], None] | None = None):
+    """DARTS-PT's selection on the search in `run_dir` (`fairdarts_core.perturbation`); with out_dir, write its
+    genotype.json, decisions.json / decisions.csv (every decision with the criterion values that made it),
+    tune_history.csv (the fine-tuning epochs) and selection.json (options, order, seconds, final weights)."""
+    from fairdarts_core.perturbation import select_from_checkpoint
+
+    ckpt = search_folder_checkpoint(run_dir)
+    out = prepare_out_dir(out_dir, False) if out_dir is not None else None
+    selection = select_from_checkpoint(ckpt, train_set, options, device, on_decision)
+    if out is not None:
+        write_json(out / "genotype.json", selection.genotype.to_dict())
+        write_json(out / "decisions.json", selection.decisions)
+        write_csv(out / "decisions.csv", decision_rows(selection.decisions))
+        write_csv(out / "tune_history.csv", selection.history)
+        write_json(out / "selection.json", {"search": str(run_dir), "dataset": train_set.name,
+                                            "options": selection.options, "order": selection.order,
+                                            "seconds": selection.seconds, "genotype": selection.genotype.to_dict(),
+                                            "weights": selection.weights})
+    return selection
+
+
+def read_selection(out_dir: str | Path) -> tuple[Genotype, float]:
+    """(genotype, seconds) of a selection `run_selection` wrote to out_dir."""
+    data = json.loads((Path(out_dir) / "selection.json").read_text())
+    return Genotype.from_json(data["genotype"]), float(data["seconds"])

@@ -27,7 +27,7 @@ from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.variant import Sampler
 
-from .pipeline import SearchResult, read_search_result, run_search, run_train, write_json
+from .pipeline import SearchResult, read_search_result, read_selection, run_search, run_selection, run_train, write_json
 from .spec import flat_config, trial_key
 
 Report = Callable[[dict[str, Any]], None]
@@ -86,6 +86,36 @@ def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: 
     return dict(result.genotypes), result, result.wall_seconds
 
 
+def _selection_labels(setting: dict[str, Any]) -> list[str]:
+    """The parse labels whose genotype comes from DARTS-PT's selection: the parse settings of method
+    perturbation, or the variant's own ("") when its parse resolves to perturbation."""
+    from fairdarts_core.perturbation import METHOD
+    from variants import make_method
+
+    if not setting["variant"]:
+        return []
+    if setting["parses"]:
+        return [p["label"] for p in setting["parses"] if p["method"] == METHOD]
+    method = make_method(setting["variant"], **setting["options"])
+    if isinstance(method, Sampler):
+        return []
+    space = get_space(setting["search"].get("space", DEFAULT_SPACE))
+    return [""] if method.resolved_parse(space) == METHOD else []
+
+
+def _selected(work: Path, train_set, device) -> tuple[Genotype, float]:
+    """DARTS-PT's selection on the trial's search (official defaults, proj_intv scaled to the search's
+    epochs), in work/selection; a finished one is read back. (genotype, its seconds)."""
+    out = work / "selection"
+    if (out / "selection.json").is_file():
+        return read_selection(out)
+    if out.is_dir():  # an interrupted selection starts again
+        for f in out.iterdir():
+            f.unlink()
+    selection = run_selection(work / "search", train_set, None, out, device)
+    return selection.genotype, selection.seconds
+
+
 def _search_summary(result: SearchResult | None) -> dict[str, float]:
     """The search's columns of every row: the last epoch's SEARCH_SUMMARY indicators and its seconds."""
     if result is None:
@@ -112,6 +142,15 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
     table = open_table(config["nb201_table"]) if config.get("nb201_table") else None
     genotypes, searched, search_seconds = _searched(setting, config, seed, work, train_set, device, report, table)
     summary = _search_summary(searched)
+    selected = _selection_labels(setting)
+    if searched is not None and selected:
+        try:
+            genotype, seconds = _selected(work, train_set, device)
+            genotypes.update({label: genotype for label in selected})
+        except (ValueError, RuntimeError) as err:  # the selection failed: its rows fail, the others stand
+            genotypes.update({label: err for label in selected})
+            seconds = math.nan
+        summary["selection_seconds"] = seconds
     weights = searched.final_weights if searched is not None else None
     rows, trained = [], {}
     for parse_label, genotype in genotypes.items():

@@ -12,6 +12,7 @@ from .darts import DARTS, DARTSV1, DARTSV2
 from .darts_minus import DARTSMinus
 from .drnas import DrNAS
 from .fair_darts import FairDARTS
+from .fixed_alpha import FixedAlpha
 from .gdas import GDAS
 from .noisy_darts import NoisyDARTS
 from .p_darts import PDARTS
@@ -29,6 +30,7 @@ VARIANTS: Registry[type[Variant]] = Registry("variant", {
     "darts_minus": DARTSMinus,
     "drnas": DrNAS,
     "fair_darts": FairDARTS,
+    "fixed_alpha": FixedAlpha,
     "gdas": GDAS,
     "noisy_darts": NoisyDARTS,
     "p_darts": PDARTS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..families import GENOTYPE_FAMILIES, GenotypeFamily
 from ..registry import Registry
-from .base import SearchSpace
+from .base import SELECTION_METHODS, SearchSpace
 from .darts import DARTS
 from .nb201 import NB201
 from .rdarts import S1, S2, S3, S4
@@ -41,6 +41,7 @@ def parse_methods() -> dict[str, str]:
     for space in SPACES.values():
         for name, rule in space.parse_rules.items():
             methods.setdefault(name, (rule.__doc__ or "").strip().split("\n")[0].rstrip("."))
+    methods.update(SELECTION_METHODS)
     return methods
 
 

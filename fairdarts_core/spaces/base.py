@@ -23,6 +23,12 @@ from ..mixed_op import MixedOpFactory
 # A parse method: ({kind: (edges, ops) activated weights}, threshold, primitives, masks) -> Genotype.
 ParseRule = Callable[[Mapping[str, Any], float, Sequence[str], Mapping[str, np.ndarray] | None], Genotype]
 
+# Selection methods: parse methods that need the search's supernet and data, not only its weights. They run
+# once on a finished search's checkpoint (`fairdarts_core.perturbation`, `darts-bench parse RUN_DIR`); a
+# search's per-epoch parse under one of them is the space's default parse of the weights. Name -> summary.
+SELECTION_METHODS = {"perturbation": "DARTS-PT perturbation-based selection on the search's supernet, after "
+                                     "the search (per epoch: the space's default parse)"}
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -90,8 +96,9 @@ class SearchSpace:
 
     @property
     def parse_methods(self) -> tuple[str, ...]:
-        """The names of the space's parse methods (`parse_rules`), the first its default."""
-        return tuple(self.parse_rules)
+        """The names of the space's parse methods (`parse_rules`, the first its default, then the
+        selection methods)."""
+        return (*self.parse_rules, *SELECTION_METHODS)
 
     def check_parse_method(self, method: str) -> None:
         if method not in self.parse_methods:
@@ -126,7 +133,8 @@ class SearchSpace:
               masks: Mapping[str, np.ndarray] | None = None) -> Genotype:
         """Discretize {kind: (edges, ops)} activated weights with the parse method `method`."""
         self.check_parse_method(method)
-        return self.parse_rules[method](weights, threshold, primitives, masks)
+        rule = self.parse_rules.get(method) or self.parse_rules[self.parse_methods[0]]  # a selection method's stand-in
+        return rule(weights, threshold, primitives, masks)
 
     def genotype_mask(self, genotype: Genotype, primitives: Sequence[str]) -> dict[str, np.ndarray]:
         """One-hot weights of a genotype in this space: 1 on each kept (edge, op), 0 elsewhere."""

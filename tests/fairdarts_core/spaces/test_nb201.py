@@ -128,7 +128,7 @@ def test_the_space_declares_the_benchmark_cell():
     assert NB201.primitives == PRIMITIVES == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     assert NB201.edges == EDGES == ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
     assert NB201.optional_none is False and NB201.op_set(True) == NB201.op_set(False) == PRIMITIVES
-    assert NB201.parse_methods == ("argmax",)
+    assert NB201.parse_methods == ("argmax", "perturbation")  # perturbation: selection on the checkpoint
     variant = make_variant("darts_v1")
     assert variant.arch_shapes(NB201, variant.primitives(NB201)) == {"alphas_cell": (6, 5)}
     assert variant.resolved_parse(NB201) == "argmax" and make_variant("fair_darts").resolved_parse(NB201) == "argmax"

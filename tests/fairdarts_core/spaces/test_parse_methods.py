@@ -14,7 +14,8 @@ from fairdarts_core.variant import Variant, literal_choices
 
 
 def test_each_space_parses_with_its_own_mapping():
-    assert DARTS.parse_methods == tuple(PARSE_METHODS) == ("darts", "threshold_sparse", "threshold_edge")
+    assert DARTS.parse_methods == (*PARSE_METHODS, "perturbation") == ("darts", "threshold_sparse", "threshold_edge",
+                                                                      "perturbation")
     for name in ("s1", "s2", "s3", "s4"):
         assert get_space(name).parse_methods == DARTS.parse_methods
     w = np.random.default_rng(0).random((14, len(PRIMITIVES)))
@@ -23,9 +24,17 @@ def test_each_space_parses_with_its_own_mapping():
             parse_genotype(w, w, method, 0.5)
 
 
+def test_a_selection_method_parses_weights_alone_as_the_space_s_default():
+    """perturbation needs the supernet (fairdarts_core.perturbation); on weights alone (a search's per-epoch
+    records) it stands in with the space's first method."""
+    w = np.random.default_rng(1).random((14, len(PRIMITIVES)))
+    assert DARTS.parse({"normal": w, "reduce": w}, "perturbation", 0.5, PRIMITIVES) == \
+        DARTS.parse({"normal": w, "reduce": w}, "darts", 0.5, PRIMITIVES)
+
+
 def test_the_union_of_every_space_s_methods_in_space_order():
     methods = parse_methods()
-    assert tuple(methods) == ("darts", "threshold_sparse", "threshold_edge", "argmax")
+    assert tuple(methods) == ("darts", "threshold_sparse", "threshold_edge", "argmax", "perturbation")
     assert set(methods) == {m for space in SPACES.values() for m in space.parse_methods}
     assert all(summary and "\n" not in summary for summary in methods.values())
 
@@ -34,7 +43,7 @@ def test_the_variant_option_takes_any_space_s_method_and_nothing_else():
     assert literal_choices(Variant, "parse_method") == tuple(parse_methods())
     assert Variant(parse_method="argmax").parse_method == "argmax"
     with pytest.raises(ValueError, match="parse_method must be one of darts, threshold_sparse, threshold_edge, "
-                                         "argmax, got 'top1'"):
+                                         "argmax, perturbation, got 'top1'"):
         Variant(parse_method="top1")
 
 
