@@ -24,8 +24,11 @@ NAME = "ablation"
 TITLE = "Zero-one loss ablation"
 DEFAULT_LABEL = "sigmoid, L2, w=10"
 DEFAULT_PARSE = Parse(f"sparse {DEFAULT_THRESHOLD:g}", "threshold_sparse", DEFAULT_THRESHOLD)
+# The parse axis of the default setting: FairDARTS' thresholds, the DARTS rule, and DARTS-PT's perturbation
+# selection on the same search's checkpoint (quick and paper; at the smoke size it costs ~15x the search).
 PARSES = (DEFAULT_PARSE, Parse("sparse 0.6", "threshold_sparse", 0.6),
-          Parse(f"edge {DEFAULT_THRESHOLD:g}", "threshold_edge", DEFAULT_THRESHOLD), Parse("darts", "darts"))
+          Parse(f"edge {DEFAULT_THRESHOLD:g}", "threshold_edge", DEFAULT_THRESHOLD), Parse("darts", "darts"),
+          Parse("perturbation", "perturbation"))
 DEFAULT = row_name(DEFAULT_LABEL, DEFAULT_PARSE.label)
 SEEDS = {"paper": 3, "quick": 2, "smoke": 2}
 NEEDS_NB201_TABLE = False
@@ -36,7 +39,7 @@ SOFTMAX_PARSE = (Parse("darts", "darts"),)
 
 def settings(preset: str, weights: tuple[float, ...] | None = None) -> tuple[Setting, ...]:
     """The study's settings at a preset (by name); `weights`: the zero-one weights to try instead of its own."""
-    out = [Setting(DEFAULT_LABEL, "fair_darts", parses=PARSES if preset != "smoke" else PARSES[::3])]
+    out = [Setting(DEFAULT_LABEL, "fair_darts", parses=PARSES if preset != "smoke" else PARSES[0:4:3])]
     for w in weights or WEIGHTS[preset]:
         if w != 10:
             out.append(Setting(f"sigmoid, L2, w={w:g}", "fair_darts", {"zero_one_weight": float(w)},

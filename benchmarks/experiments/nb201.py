@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..spec import Experiment, Setting
+from ..spec import Experiment, Parse, Setting
 from .chance import kept_edges, param_free_share
 from .stats import count, groups, mean_std
 
@@ -47,7 +47,16 @@ PUBLISHED = {
     "drnas": ("91.55 +- 0.00", "94.36 +- 0.00", "DrNAS paper (Chen et al., ICLR 2021), NB201 table"),
     "beta_darts": ("91.55 +- 0.00", "94.36 +- 0.00", "beta-DARTS paper (Ye et al., CVPR 2022), NB201 table"),
 }
+# DARTS-PT's NB201 numbers (test accuracy, the perturbation selection on the search's supernet).
+DARTS_PT_PAPER = "DARTS-PT paper (Wang et al., ICLR 2021), Table 4"
+PT_PUBLISHED = {
+    "darts_v1": ("-", "88.11 (DARTS+PT)", DARTS_PT_PAPER),
+    "fixed_alpha": ("-", "93.80 (fixed alpha + PT)", DARTS_PT_PAPER),
+}
 OPTIMUM_PUBLISHED = ("91.61", "94.37", NB201_PAPER)
+# The quick and paper presets parse every search twice, by argmax and by DARTS-PT's perturbation selection
+# on its checkpoint (fixed_alpha: by the selection only, its weights are uniform); smoke: each variant's own.
+PARSES = (Parse("argmax", "argmax"), Parse("perturbation", "perturbation"))
 RANDOM_FREE_EDGES = kept_edges("nb201") * param_free_share("nb201")  # 6 x 3/5 = 3.6
 
 
@@ -57,9 +66,12 @@ def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
 
     space, preset = get_space("nb201"), sizes.name
     names = [n for n in VARIANTS if make_variant(n).supports(space) and (preset != "smoke" or n in SMOKE_VARIANTS)]
-    settings = tuple(Setting(name, name, search=dict(SEARCH[preset]), train=False) for name in names)
-    protocol = "NAS-Bench-201 space, every variant that supports it, each final cell (argmax per edge) looked up " \
-               "in the NB201 table (no training)"
+    settings = tuple(Setting(name, name, search=dict(SEARCH[preset]), train=False, parses=parses(name, preset))
+                     for name in names)
+    protocol = "NAS-Bench-201 space, every variant that supports it, each final cell (argmax per edge" + \
+               ("; and DARTS-PT's perturbation selection on the search's checkpoint, official defaults, proj_intv "
+                "scaled to the search's epochs" if preset != "smoke" else "") + ") looked up in the NB201 table " \
+               "(no training)"
     if preset == "quick":
         c = QUICK_SEARCH
         protocol += (f"; searches: {c['epochs']} epochs, {c['train_limit']} training images "
@@ -67,6 +79,20 @@ def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
                      f"{c['batch_size']}, C={c['init_channels']}, {c['layers']} cell per stage; each variant's "
                      f"published learning rates (arch lr x30)")
     return Experiment(NAME, TITLE, settings, seeds, sizes, protocol=protocol)
+
+
+def parses(name: str, preset: str) -> tuple[Parse, ...]:
+    """The parse settings of one variant's searches (none: its own parse)."""
+    if preset == "smoke":
+        return ()
+    return PARSES[1:] if name == "fixed_alpha" else PARSES
+
+
+def published(row: str) -> tuple[str, str, str]:
+    """(valid, test, source) published for a table row ("variant" or "variant | parse")."""
+    label, _, parse = row.partition(" | ")
+    table = PT_PUBLISHED if parse == "perturbation" or (label == "fixed_alpha" and not parse) else PUBLISHED
+    return table.get(label, ("-", "-", "none published"))
 
 
 def ground_truth_row(ok: pd.DataFrame) -> dict[str, str]:
@@ -114,10 +140,12 @@ def reference_rows(benchmark: dict | None, columns: list[str]) -> list[dict[str,
 def table(trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
     rows = []
     for row, group, ok in groups(trials):
-        published = PUBLISHED.get(row, ("-", "-", "none published"))
+        published_row = published(row)
         rows.append({"Method": row, **ground_truth_row(ok),
                      "Search s": mean_std(ok.get("search_seconds", pd.Series(dtype=float)), 0),
-                     "Published valid": published[0], "Published test": published[1], "Source": published[2],
+                     "Selection s": mean_std(ok.get("selection_seconds", pd.Series(dtype=float)), 0),
+                     "Published valid": published_row[0], "Published test": published_row[1],
+                     "Source": published_row[2],
                      "n": count(group, ok)})
     frame = pd.DataFrame(rows)
     extra = reference_rows(benchmark, list(frame.columns)) if len(frame) else []
