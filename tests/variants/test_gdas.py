@@ -24,6 +24,7 @@ from fairdarts_core.spaces import get_space
 from fairdarts_core.spaces.darts import search_op as darts_op
 from fairdarts_core.spaces.nb201 import search_op as nb201_op
 from fairdarts_core.variant import Progress
+from tests.fixtures.filled import batch, fill, state_tensors
 from variants import make_variant
 
 OFFICIAL = json.loads((Path(__file__).parents[1] / "fixtures" / "gdas_official.json").read_text())
@@ -175,26 +176,8 @@ def test_paper_preset_is_the_published_nb201_gdas_search():
 
 
 # ----- against the official code ------------------------------------------------------------------------
-def _fill(model, seed):
-    """As the recorder: every state_dict tensor but the alphas and batch counters, in state_dict order."""
-    gen = torch.Generator().manual_seed(seed)
-    shapes = []
-    with torch.no_grad():
-        for name, t in model.state_dict(keep_vars=True).items():
-            if name.endswith("num_batches_tracked") or "arch" in name:
-                continue
-            shapes.append(list(t.shape))
-            if name.endswith("running_var"):
-                t.copy_(torch.rand(t.shape, generator=gen, dtype=torch.float64) + 0.5)
-            else:
-                t.copy_(0.5 * torch.randn(t.shape, generator=gen, dtype=torch.float64))
-    return shapes
-
-
 def _inputs(seed):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(OFFICIAL["batch"], 3, OFFICIAL["side"], OFFICIAL["side"], generator=gen, dtype=torch.float64)
-    return x, torch.randint(0, OFFICIAL["num_classes"], (OFFICIAL["batch"],), generator=gen)
+    return batch(seed, OFFICIAL["batch"], OFFICIAL["side"], OFFICIAL["num_classes"])
 
 
 def _run(fast):
@@ -208,7 +191,8 @@ def _run(fast):
         run.start_stage(OFFICIAL["num_classes"])
     finally:
         torch.set_default_dtype(torch.float32)
-    assert _fill(run.model, 1) == OFFICIAL["filled"]
+    assert [list(t.shape) for _, t in state_tensors(run.model)] == OFFICIAL["filled"]
+    fill(run.model, 1)
     with torch.no_grad():
         run.model.arch["alphas_cell"].copy_(torch.tensor(OFFICIAL["alpha"], dtype=torch.float64))
     run.progress = _progress(OFFICIAL["epoch"], OFFICIAL["epochs"])

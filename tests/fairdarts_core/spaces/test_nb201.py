@@ -8,7 +8,7 @@ Official numbers:
   `thop` = thop MACs with every BatchNorm replaced by Identity, eval mode, one zero 1x3x32x32 image.
 - tests/fixtures/nb201_official.json, written by tests/fixtures/nb201_official_record.py: the official
   TinyNetwork and TinyNetworkDarts (C=4, N=2, 10 classes, float64, CPU, one thread), every state_dict tensor
-  filled in state_dict order by `_fill` below (same seeds), run on the inputs of `_inputs`. It holds the
+  filled in state_dict order by `fill` (tests/fixtures/filled.py, same seeds), run on the inputs of `_inputs`. It holds the
   official state_dict layout, the eval- and train-mode logits of the evaluation network for one cell, and the
   search network's train-mode logits, loss and alpha gradient (affine=False, track_running_stats=False).
 """
@@ -33,6 +33,7 @@ from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import GENOTYPE_FAMILIES, SPACES, get_space, space_of
 from fairdarts_core.spaces.nb201 import EDGES, NB201, PRIMITIVES, SearchCell, TinyNetwork
 from fairdarts_core.train import TrainConfig, build_model, evaluate, train
+from tests.fixtures.filled import batch, fill, state_tensors
 from variants import make_variant
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "nb201_official.json").read_text())
@@ -159,27 +160,8 @@ def test_genotype_mask_is_one_hot_per_edge():
 
 
 # ----- search network -----------------------------------------------------------------------------
-def _tensors(model: nn.Module):
-    return [(n, t) for n, t in model.state_dict(keep_vars=True).items()
-            if not n.endswith("num_batches_tracked") and "arch" not in n]
-
-
-def _fill(model: nn.Module, seed: int) -> None:
-    """Every state_dict tensor but the alphas and batch counters, in order: running_var U(0.5, 1.5),
-    the rest 0.5 * N(0, 1), float64 (the recording script does the same to the official networks)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in _tensors(model):
-            if name.endswith("running_var"):
-                t.copy_(torch.rand(t.shape, generator=gen, dtype=torch.float64) + 0.5)
-            else:
-                t.copy_(0.5 * torch.randn(t.shape, generator=gen, dtype=torch.float64))
-
-
 def _inputs(seed: int):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(FIXTURE["batch"], 3, FIXTURE["side"], FIXTURE["side"], generator=gen, dtype=torch.float64)
-    return x, torch.randint(0, FIXTURE["num_classes"], (FIXTURE["batch"],), generator=gen)
+    return batch(seed, FIXTURE["batch"], FIXTURE["side"], FIXTURE["num_classes"])
 
 
 def _supernet(c: int, n: int, variant: str = "darts_v1", fast: bool = True, mixed_op=None):
@@ -217,8 +199,8 @@ def test_search_network_equals_the_official_one(fast):
     ref = FIXTURE["search_network"]
     model, variant = _supernet(FIXTURE["C"], FIXTURE["N"], fast=fast)
     model = model.double()
-    assert [list(t.shape) for _, t in _tensors(model)] == ref["filled"]
-    _fill(model, 3)
+    assert [list(t.shape) for _, t in state_tensors(model)] == ref["filled"]
+    fill(model, 3)
     with torch.no_grad():
         model.arch["alphas_cell"].copy_(torch.tensor(ref["alpha"], dtype=torch.float64))
     x, y = _inputs(5)
@@ -239,7 +221,7 @@ def _fast_and_plain(c: int, n: int, seed: int):
     for fast in (True, False):
         model, variant = _supernet(c, n, fast=fast)
         model = model.double()
-        _fill(model, seed)
+        fill(model, seed)
         with torch.no_grad():
             model.arch["alphas_cell"].copy_(torch.randn(6, 5, generator=torch.Generator().manual_seed(seed),
                                                         dtype=torch.float64))
@@ -364,7 +346,7 @@ def test_evaluation_network_equals_the_official_tiny_network():
     net = net.double()
     assert [[n, list(t.shape)] for n, t in net.state_dict().items()] == ref["state_dict"]
     assert sum(p.numel() for p in net.parameters()) == ref["num_params"]
-    _fill(net, 1)
+    fill(net, 1)
     x, _ = _inputs(2)
     with torch.no_grad():
         logits_eval, aux = net.eval()(x)
