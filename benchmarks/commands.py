@@ -182,12 +182,20 @@ def _epoch_progress(epochs: int, shown: tuple[str, ...]):
 
 def cmd_search(args: argparse.Namespace) -> int:
     from fairdarts_core.sizes import PRESETS
-    from fairdarts_core.spaces import DEFAULT_SPACE, get_space
+    from fairdarts_core.spaces import DEFAULT_SPACE, SELECTION_METHODS, get_space
     from fairdarts_core.variant import Sampler
     from variants import METHODS, make_method
 
     from .options import as_flags, collect, method_options, regularizer_options
-    from .pipeline import GROUND_TRUTH, SEARCH_PROGRESS, check_nb201_table, prepare_out_dir, run_search, write_json
+    from .pipeline import (
+        GROUND_TRUTH,
+        SEARCH_PROGRESS,
+        check_nb201_table,
+        prepare_out_dir,
+        run_search,
+        selection_of,
+        write_json,
+    )
 
     sizes = PRESETS.get(args.preset)
     with as_flags(args.variant_names):
@@ -221,6 +229,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     genotype = run_search(method, train_set, config, args.out, device, args.resume, on_epoch=on_epoch,
                           on_step=on_step, nb201_table=table).genotype
     _say(f"genotype: {genotype.to_string()}")
+    space = get_space(config.space)
+    if method.resolved_parse(space) in SELECTION_METHODS:  # fixed_alpha: the cell comes from the selection
+        _say(f"that is the {space.parse_methods[0]} parse standing in; DARTS-PT's {method.resolved_parse(space)} "
+             f"selection runs on the search's checkpoint now (written to {args.out}/selection)")
+        genotype, seconds = selection_of(args.out, Path(args.out) / "selection", train_set, device)
+        _say(f"selected genotype ({seconds:.0f} s): {genotype.to_string()}")
     if table is not None:
         truth = table.lookup(genotype)
         _say("NAS-Bench-201: " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))

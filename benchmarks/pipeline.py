@@ -331,6 +331,20 @@ def run_selection(run_dir: str | Path, train_set: ImageSet, options: Any = None,
     return selection
 
 
+def selection_of(run_dir: str | Path, out_dir: str | Path, train_set: ImageSet,
+                 device: torch.device | str = "cpu") -> tuple[Genotype, float]:
+    """DARTS-PT's selection (official defaults) on the search in run_dir, written to out_dir; a finished one is
+    read back and an interrupted one starts again. (genotype, its seconds)."""
+    out = Path(out_dir)
+    if (out / "selection.json").is_file():
+        return read_selection(out)
+    if out.is_dir():
+        for f in out.iterdir():
+            f.unlink()
+    selection = run_selection(run_dir, train_set, None, out, device)
+    return selection.genotype, selection.seconds
+
+
 def read_selection(out_dir: str | Path) -> tuple[Genotype, float]:
     """(genotype, seconds) of a selection `run_selection` wrote to out_dir."""
     data = json.loads((Path(out_dir) / "selection.json").read_text())

@@ -27,7 +27,7 @@ from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.variant import Sampler
 
-from .pipeline import SearchResult, read_search_result, read_selection, run_search, run_selection, run_train, write_json
+from .pipeline import SearchResult, read_search_result, run_search, run_train, selection_of, write_json
 from .spec import flat_config, trial_key
 
 Report = Callable[[dict[str, Any]], None]
@@ -103,19 +103,6 @@ def _selection_labels(setting: dict[str, Any]) -> list[str]:
     return [""] if method.resolved_parse(space) == METHOD else []
 
 
-def _selected(work: Path, train_set, device) -> tuple[Genotype, float]:
-    """DARTS-PT's selection on the trial's search (official defaults, proj_intv scaled to the search's
-    epochs), in work/selection; a finished one is read back. (genotype, its seconds)."""
-    out = work / "selection"
-    if (out / "selection.json").is_file():
-        return read_selection(out)
-    if out.is_dir():  # an interrupted selection starts again
-        for f in out.iterdir():
-            f.unlink()
-    selection = run_selection(work / "search", train_set, None, out, device)
-    return selection.genotype, selection.seconds
-
-
 def _search_summary(result: SearchResult | None) -> dict[str, float]:
     """The search's columns of every row: the last epoch's SEARCH_SUMMARY indicators and its seconds."""
     if result is None:
@@ -145,7 +132,7 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
     selected = _selection_labels(setting)
     if searched is not None and selected:
         try:
-            genotype, seconds = _selected(work, train_set, device)
+            genotype, seconds = selection_of(work / "search", work / "selection", train_set, device)
             genotypes.update({label: genotype for label in selected})
         except (ValueError, RuntimeError) as err:  # the selection failed: its rows fail, the others stand
             genotypes.update({label: err for label in selected})

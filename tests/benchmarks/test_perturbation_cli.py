@@ -68,3 +68,14 @@ def test_a_trial_of_a_variant_parsing_by_perturbation_runs_the_selection_after_t
     selected = json.loads((tmp_path / "selection" / "selection.json").read_text())
     assert row["genotype"] == Genotype.from_json(selected["genotype"]).to_json()
     assert row["selection_seconds"] == selected["seconds"] and row["search_seconds"] > 0
+
+
+def test_search_of_a_variant_that_parses_by_selection_runs_the_selection(tmp_path, capsys):
+    """`search --variant fixed_alpha` ends with DARTS-PT's selection on its checkpoint, in OUT/selection, and
+    prints the selected cell after the stand-in parse."""
+    out = tmp_path / "fixed"
+    assert main(["search", "--variant", "fixed_alpha", "--space", "nb201", "--preset", "smoke", "--epochs", "1",
+                 "--train-limit", "48", "--out", str(out), "--device", "cpu"]) == 0
+    selected = Genotype.from_json((out / "selection" / "genotype.json").read_text())
+    printed = capsys.readouterr().out
+    assert "standing in" in printed and "selected genotype" in printed and selected.to_string() in printed
