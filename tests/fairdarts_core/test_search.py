@@ -20,7 +20,8 @@ from fairdarts_core.sizes import PRESETS
 from fairdarts_core.variant import Progress
 from variants import VARIANTS, make_variant
 
-TINY = SearchConfig(epochs=2, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2)
+TINY = SearchConfig(epochs=2, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2,
+                    train_limit=32)  # 32 of the 16x16 images: two weight and two arch steps an epoch
 
 
 def test_resume_refuses_another_variants_checkpoint(tmp_path, search_set):
