@@ -72,7 +72,8 @@ def run_experiment(args: argparse.Namespace) -> int:
     from .report import time_use_line
 
     study, sizes = EXPERIMENTS.get(args.name), PRESETS.get(args.preset)
-    experiment = build_study(study, sizes, args.seeds, stability_dir=getattr(args, "stability_dir", None))
+    experiment = build_study(study, sizes, args.seeds, stability_dir=getattr(args, "stability_dir", None),
+                             dataset=args.dataset)
     if args.cpus_per_trial <= 0:
         raise ValueError("--cpus-per-trial must be > 0")
     gpus_per_trial, num_gpus = resolve_gpus(args.device, args.gpus_per_trial, sizes)

@@ -27,7 +27,8 @@ TRIAL_COLUMNS = ("row", "label", "parse", "seed", "variant", "options", "space",
                  "flops_m", "params_m", "params_with_aux_m", "bench_flops_m", "bench_params_m", "test_acc",
                  "train_acc", "skips_normal", "skips_reduce", "search_disc_gap", "search_near_01",
                  "search_param_free_fraction", "search_seconds", "train_seconds", "trial_seconds", "dataset",
-                 "train_channels", "train_layers", "train_epochs", "train_batch_size", "train_lr", "train_drop_path")
+                 "train_channels", "train_layers", "train_epochs", "train_batch_size", "train_lr", "train_drop_path",
+                 "train_limit")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

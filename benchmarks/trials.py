@@ -197,7 +197,8 @@ def _train(genotype: Genotype, config: dict[str, Any], seed: int, out: Path, tra
     return {"test_acc": trained["test_acc"], "train_acc": trained["train_acc"], "train_epochs": tcfg.epochs,
             "train_seconds": trained["wall_seconds"], "train_batch_size": tcfg.batch_size,
             "train_lr": tcfg.learning_rate, "train_drop_path": tcfg.drop_path_prob,
-            "train_channels": tcfg.init_channels, "train_layers": tcfg.layers, "trained_as": ""}
+            "train_channels": tcfg.init_channels, "train_layers": tcfg.layers, "train_limit": tcfg.train_limit,
+            "trained_as": ""}
 
 
 def _parse_columns(last: dict[str, Any], label: str) -> dict[str, Any]:

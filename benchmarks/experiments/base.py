@@ -24,7 +24,7 @@ class Study(Protocol):
     NEEDS_NB201_TABLE: bool  # its table is the NAS-Bench-201 look-up of its cells: --nb201-table is required
 
     def build(self, sizes: Sizes, seeds: tuple[int, ...], **options: Any) -> Experiment:
-        """The study's spec at these sizes and seeds (options: study-specific, e.g. stability_dir)."""
+        """The study's spec at these sizes and seeds (options: study-specific, e.g. stability_dir, dataset)."""
 
     def table(self, trials: pd.DataFrame, benchmark: dict | None = None) -> pd.DataFrame:
         """The results table from trials.csv (benchmark: the folder's NB201 table summary, or None)."""

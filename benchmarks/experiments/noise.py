@@ -1,10 +1,11 @@
 """Noise calibration: how far one genotype's accuracy moves with its training seed alone. Two published cells
-(DARTS_V2, FairDARTS_a) trained with many seeds under each training protocol a committed study uses (quick
-preset: 3 epochs as ablation, comparison and collapse train; 10 epochs as variants trains), no search. Per cell
-and protocol: mean, std over seeds and the binomial standard error of the test set. Its report writes
-calibration.csv (cell, protocol, seed, accuracy), which the captions of the other studies read (sibling
-folders named noise*) for their noise floor. The CIFAR-10 protocol is this study run with `--dataset folder
---data-dir <the unpacked JPEG copy>` into its own folder (e.g. results/noise_cifar10)."""
+(DARTS_V2, FairDARTS_a) trained with many seeds under each training protocol a committed study uses, no search.
+On the bundled digits (quick preset): 3 epochs as ablation, comparison and collapse train; 10 epochs as variants
+trains. On another image set (`--dataset folder --data-dir <the unpacked CIFAR-10 JPEG copy>`, into its own folder,
+e.g. results/noise_cifar10): the candidate protocols for the DARTS-space studies on CIFAR-10, 10 epochs on the
+first 5,000 and 10,000 training images, scored on the whole test set. Per cell and protocol: mean, std over seeds
+and the binomial standard error of the test set. Its report writes calibration.csv (cell, protocol, seed,
+accuracy), which the captions of the other studies read (sibling folders named noise*) for their noise floor."""
 
 from __future__ import annotations
 
@@ -31,18 +32,28 @@ SMOKE_CELLS = CELLS[:1]  # the tests' run: one training per seed
 PROTOCOLS = {"paper": {"published training": {}},
              "quick": {"3 epochs": {}, "10 epochs": dict(QUICK_TRAIN)},
              "smoke": {"smoke training": {}}}
+# The quick preset on an image set other than the digits (CIFAR-10's 50,000 training images): the candidate
+# protocols for the DARTS-space studies, chosen before the calibration ran, to fit a study in <= 2 hours on 2
+# cores (one training ~200 and ~400 CPU s at C=8, 5 cells, as the digits' 10 epochs on 4,000 images take ~160 s).
+IMAGE_SET_PROTOCOLS = {"5k images, 10 epochs": {**QUICK_TRAIN, "train_limit": 5000},
+                       "10k images, 10 epochs": {**QUICK_TRAIN, "train_limit": 10000}}
 CALIBRATION_FILE = "calibration.csv"
 # Test images of the datasets whose name says nothing of their size; others are inferred from the accuracies.
 TEST_IMAGES = {"digits-test": 1000, "cifar10-test": 10000, "cifar100-test": 10000}
 
 
-def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
+def protocols(sizes: Sizes, dataset: str = "digits") -> dict[str, dict]:
+    """The training protocols (name -> training overrides) this preset calibrates on this dataset."""
+    return IMAGE_SET_PROTOCOLS if sizes.name == "quick" and dataset != "digits" else PROTOCOLS[sizes.name]
+
+
+def build(sizes: Sizes, seeds: tuple[int, ...], dataset: str = "digits", **_) -> Experiment:
+    cells, chosen = SMOKE_CELLS if sizes.name == "smoke" else CELLS, protocols(sizes, dataset)
     settings = tuple(Setting(f"{cell}, {name}", genotype=cell, train_overrides=dict(overrides))
-                     for name, overrides in PROTOCOLS[sizes.name].items()
-                     for cell in (SMOKE_CELLS if sizes.name == "smoke" else CELLS))
+                     for name, overrides in chosen.items() for cell in cells)
     return Experiment(NAME, TITLE, settings, seeds, sizes,
-                      protocol=f"cells {', '.join(SMOKE_CELLS if sizes.name == 'smoke' else CELLS)} (published genotypes, no search), each trained once per "
-                               f"seed under each protocol ({'; '.join(PROTOCOLS[sizes.name])}); the seed sets the "
+                      protocol=f"cells {', '.join(cells)} (published genotypes, no search), each trained once per "
+                               f"seed under each protocol ({'; '.join(chosen)}); the seed sets the "
                                "weights' initialisation, the batch order and the augmentation")
 
 

@@ -89,11 +89,14 @@ PROTOCOL_COLUMNS = ("dataset", "train_channels", "train_layers", "train_epochs",
 
 def training_protocol(row: pd.Series | dict) -> str:
     """The name of the training protocol of a trials.csv row (data, network, epochs, batch, lr, drop path); the
-    noise calibration's `protocol` column holds these names. '' for a row that did not train."""
+    noise calibration's `protocol` column holds these names. '' for a row that did not train. A training on part of
+    the training set (train_limit) says how many images."""
     get = row.get
     if pd.isna(get("train_epochs")) or pd.isna(get("dataset")):
         return ""
-    return (f"{get('dataset')}, C={int(get('train_channels'))}, {int(get('train_layers'))} cells, "
+    limit = get("train_limit")  # absent in folders written before the column; 0: the whole training set
+    images = f", {int(limit)} training images" if limit is not None and pd.notna(limit) and limit > 0 else ""
+    return (f"{get('dataset')}{images}, C={int(get('train_channels'))}, {int(get('train_layers'))} cells, "
             f"{int(get('train_epochs'))} epochs, batch {int(get('train_batch_size'))}, lr {float(get('train_lr')):g}, "
             f"drop path {float(get('train_drop_path')):g}")
 

@@ -31,6 +31,16 @@ FIGURES = [
     # of 32 (the NB201 paper preset's is 64; 32 keeps the figures comparable and the step near a second).
     ("search darts_v1 @ nb201", ["--what", "search", "--space", "nb201", "--variant", "darts_v1",
                                  "--init-channels", "16", "--layers", "5", "--batch-size", "32", "--steps", "3"]),
+    ("search drnas @ nb201", ["--what", "search", "--space", "nb201", "--variant", "drnas",
+                              "--init-channels", "16", "--layers", "5", "--batch-size", "32", "--steps", "3"]),
+    # The sampling methods and the regularized steps (rdarts_l2 / rdarts_es step as darts_v2 does: a weight
+    # decay and a once-an-epoch Hessian): GDAS computes one op per edge; SDARTS-ADV adds a 7-step PGD.
+    ("search gdas", SEARCH + ["--variant", "gdas"]),
+    ("search gdas @ nb201", ["--what", "search", "--space", "nb201", "--variant", "gdas",
+                             "--init-channels", "16", "--layers", "5", "--batch-size", "32", "--steps", "3"]),
+    ("search sdarts_rs", SEARCH + ["--variant", "sdarts_rs"]),
+    ("search sdarts_adv", SEARCH + ["--variant", "sdarts_adv", "--steps", "1"]),
+    ("search beta_darts", SEARCH + ["--variant", "beta_darts"]),
     ("train FairDARTS_a", ["--what", "train", "--genotype", "FairDARTS_a", "--batch-size", "32", "--steps", "3"]),
     ("infer FairDARTS_a", ["--what", "infer", "--genotype", "FairDARTS_a", "--batch-size", "256", "--steps", "3"]),
 ]

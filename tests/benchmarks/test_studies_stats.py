@@ -143,3 +143,20 @@ def test_noise_study_trains_every_cell_under_every_protocol():
     epochs = {c["setting"]["label"]: c["train_overrides"].get("epochs") for c in configs}
     assert epochs == {"DARTS_V2, 3 epochs": None, "FairDARTS_a, 3 epochs": None, "DARTS_V2, 10 epochs": 10,
                       "FairDARTS_a, 10 epochs": 10}
+
+
+def test_noise_study_on_another_image_set_calibrates_the_cifar_candidates():
+    from benchmarks.experiments import build_study
+    from fairdarts_core.sizes import PRESETS
+
+    configs = build_study(noise, PRESETS["quick"], 6, dataset="folder").trial_configs()
+    limits = {c["setting"]["label"]: (c["train_overrides"]["epochs"], c["train_overrides"]["train_limit"])
+              for c in configs}
+    assert limits == {f"{cell}, {n}k images, 10 epochs": (10, n * 1000) for cell in noise.CELLS for n in (5, 10)}
+    assert len(configs) == 4 * 6
+
+
+def test_training_protocol_names_a_partial_training_set():
+    assert training_protocol({**PROTOCOL, "train_limit": 5000}).startswith("digits-test, 5000 training images, C=8")
+    assert training_protocol({**PROTOCOL, "train_limit": 0}) == training_protocol(PROTOCOL)
+    assert training_protocol({**PROTOCOL, "train_limit": float("nan")}) == training_protocol(PROTOCOL)
