@@ -170,6 +170,14 @@ def _run_config(name: str, storage: Path):
                           failure_config=tune.FailureConfig(max_failures=0))
 
 
+def _tune_config():
+    """One worker process per trial slot, kept from trial to trial (a new one costs seconds of imports and
+    start-up per trial); a trial depends on nothing its process held before (it seeds and sizes itself)."""
+    from ray import tune
+
+    return tune.TuneConfig(reuse_actors=True)
+
+
 def _errors(grid) -> dict[str, str]:
     """{trial key: last line of its error} for the failed trials of a ResultGrid."""
     return {trial_key(r.config): str(r.error).strip().splitlines()[-1][:300] for r in grid if r.error is not None}
@@ -200,7 +208,7 @@ def _run_tune(experiment: Experiment, options: RunOptions, common: dict[str, Any
             print(f"resuming {path}: finished trials are kept, the rest continue from their files", flush=True)
             tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
         else:
-            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common),
+            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common), tune_config=_tune_config(),
                                run_config=_run_config(experiment.name, storage))
         errors = _errors(tuner.fit())
         # Trials Ray counts as finished but whose work folder lost its result (deleted, or a folder
@@ -210,7 +218,7 @@ def _run_tune(experiment: Experiment, options: RunOptions, common: dict[str, Any
                 if not (work_root / trial_key(c) / "result.json").is_file() and trial_key(c) not in errors]
         if lost:
             print(f"{len(lost)} trial(s) without results: running them again", flush=True)
-            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common, lost),
+            tuner = tune.Tuner(trainable, param_space=experiment.param_space(common, lost), tune_config=_tune_config(),
                                run_config=_run_config(f"{experiment.name}-rerun-{int(time.time())}", storage))
             errors.update(_errors(tuner.fit()))
         return errors

@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/perf/gpu_check.sh [OUTDIR [DEVICE]]   OUTDIR default results/perf, DEVICE default cuda
 #   bash benchmarks/perf/gpu_check.sh /tmp/perf cpu       dry run: every step at tiny sizes (batch 4, C=4,
-#                                                         3 cells, 1 step, 256 synthetic images), for tests
+#                                                         3 cells, 1 step, 64 synthetic images), for tests
 #
 # Writes exactly two files to OUTDIR (what a device machine brings back): summary.json (every result,
 # the device, fast / reference ratios, the cost projection of the paper-preset studies, failures) and
@@ -35,7 +35,7 @@ if [ "$DEVICE" = "cpu" ]; then
     TRAIN_SIZE=(--batch-size 4 --init-channels 4 --layers 3)
     INFER_SIZE=(--batch-size 4 --init-channels 4 --layers 3)
     STEPS=(--steps 1 --warmup 0)
-    EPOCH_SIZE=(256 64 4 4 3)  # images, test images, batch, C, cells
+    EPOCH_SIZE=(64 32 4 4 3)  # images, test images, batch, C, cells
     LIMIT_BENCH=120; LIMIT_COMPILE=150; LIMIT_EPOCH=120
     # Two OpenMP threads on a busy 2-core machine spin at every op's barrier: the dry run checks the
     # plumbing, not the speed, so one thread unless told otherwise.

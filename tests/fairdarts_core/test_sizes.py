@@ -25,7 +25,7 @@ def test_search_config_presets_take_the_variants_learning_rates():
     assert PRESETS["paper"].search_config(fair).arch_learning_rate == 3e-3
     assert PRESETS["paper"].search_config(darts).batch_size == 64
     assert PRESETS["quick"].search_config(fair).arch_learning_rate == pytest.approx(3e-3 * 30)
-    assert PRESETS["smoke"].search_config(fair).arch_learning_rate == pytest.approx(3e-3 * 100)
+    assert PRESETS["smoke"].search_config(fair).arch_learning_rate == pytest.approx(3e-3 * 200)
     assert PRESETS["quick"].search_config(darts, {"epochs": 9}).epochs == 9
     with pytest.raises(ValueError, match="unknown search option"):
         PRESETS["quick"].search_config(darts, {"epoch": 9})

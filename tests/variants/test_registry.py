@@ -20,11 +20,18 @@ from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model
 from variants import METHODS, SAMPLERS, VARIANTS, make_method, make_variant
 
-# Three epochs so that a three-stage plan (P-DARTS) gives each stage one; 32 of the 16x16 images (search_set):
-# two weight and two arch steps an epoch.
+# Three epochs so that a three-stage plan (P-DARTS) gives each stage one; 16 of the 16x16 images (search_set):
+# one weight and one arch step an epoch.
 TINY = SearchConfig(epochs=3, batch_size=8, init_channels=4, layers=3, gap_images=16, arch_learning_rate=3e-2,
-                    train_limit=32)
+                    train_limit=16)
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "golden_search_smoke.json").read_text())
+
+
+def by_variant(*params):
+    """Parameters whose first value names a variant, each in that variant's xdist group: its session-scoped
+    search (`full`) runs once, on one worker, while the variants spread over the workers."""
+    return [pytest.param(*p if isinstance(p, tuple) else (p,), marks=pytest.mark.xdist_group(
+        f"registry:{p[0] if isinstance(p, tuple) else p}")) for p in params]
 
 
 def _variant(name: str):
@@ -51,7 +58,7 @@ def _final(records):
     return records[-1]["weights"], records[-1]["genotype"]
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", by_variant(*VARIANTS))
 def test_search_gives_finite_losses_a_buildable_genotype_and_depends_on_its_seed(name, search_set, full):
     records, _ = full(name)
     assert [r["epoch"] for r in records] == [0, 1, 2]
@@ -80,7 +87,7 @@ def _cuts() -> list[tuple[str, int]]:
     return cuts
 
 
-@pytest.mark.parametrize("name, cut", _cuts())
+@pytest.mark.parametrize("name, cut", by_variant(*_cuts()))
 def test_resume_after_any_epoch_equals_the_uninterrupted_search(name, cut, search_set, full, tmp_path):
     """Resuming reruns nothing before the cut and computes what the uninterrupted search computed: the run
     is deterministic from its seed (the interrupted run redid epoch 0 on its own)."""
@@ -95,7 +102,7 @@ def test_resume_after_any_epoch_equals_the_uninterrupted_search(name, cut, searc
     assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in records]
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", by_variant(*VARIANTS))
 def test_checkpoint_records_the_variant_its_options_and_its_stages(name, full):
     records, out_dir = full(name)
     state = load_checkpoint(Path(out_dir) / "checkpoint.pt", kind="search")
@@ -130,8 +137,8 @@ def test_samplers_do_not_search_but_sample_every_space(name, search_set):
         space.check_genotype(genotype)
 
 
-@pytest.mark.parametrize("name, space", [(n, s) for n in VARIANTS for s in SPACES
-                                         if s != "darts" and make_variant(n).supports(get_space(s))])
+@pytest.mark.parametrize("name, space", by_variant(*[(n, s) for n in VARIANTS for s in SPACES
+                                                     if s != "darts" and make_variant(n).supports(get_space(s))]))
 def test_every_variant_searches_every_space_it_supports(name, space, search_set):
     (record,) = list(search(_variant(name), search_set, replace(TINY, space=space, epochs=1)))
     assert math.isfinite(record["train_loss"])
@@ -139,7 +146,7 @@ def test_every_variant_searches_every_space_it_supports(name, space, search_set)
                                     __import__("fairdarts_core").Genotype.from_json(record["genotype"]))
 
 
-@pytest.mark.parametrize("name", [n for n in VARIANTS if make_variant(n).supports(get_space("nb201"))])
+@pytest.mark.parametrize("name", by_variant(*[n for n in VARIANTS if make_variant(n).supports(get_space("nb201"))]))
 def test_perturbation_selection_parses_every_variant_s_finished_search(name, search_set, tmp_path):
     """DARTS-PT's selection (fairdarts_core.perturbation) on the variant's finished one-epoch NB201 search: one
     tuning epoch, one validation batch. NB201 only: a DARTS-space selection judges ~270 masked candidates, minutes
@@ -161,7 +168,7 @@ def digits_train():
 
 # Pinned numbers hold exactly only on a CPU with the recording's float path: oneDNN and ATen pick kernels by
 # instruction set, and on another CPU (an AVX-512 machine, measured) the first epoch's loss moved by 2e-5,
-# which the smoke preset's 100x arch lr grew to 6e-4 in the losses and 1.3e-2 in the final sigmoid weights,
+# which the recording's 100x arch lr grew to 6e-4 in the losses and 1.3e-2 in the final sigmoid weights,
 # and flipped a near-tie of the DARTS parse. Where the first loss shows the same float path, everything is
 # compared tightly; elsewhere within these bounds, which a change of what the search computes still breaks.
 SAME_FLOAT_PATH = 1e-6  # |first train loss - recorded| below this: the recording's CPU path
@@ -170,10 +177,13 @@ CROSS_CPU_LOSS, CROSS_CPU_WEIGHTS = 2e-3, 5e-2
 
 @pytest.mark.parametrize("name", ["darts", "fair_darts", "noisy_darts"])
 def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_train):
-    """Smoke preset, seed 0, one thread, against tests/fixtures/golden_search_smoke.json (its recorder
+    """Smoke preset at the recording's sizes, seed 0, one thread, against tests/fixtures/golden_search_smoke.json (its recorder
     sits beside it)."""
     variant = make_variant(name)
-    records = list(search(variant, digits_train, PRESETS["smoke"].search_config(variant, {"seed": 0})))
+    recorded = dict(GOLDEN["_sizes"])
+    sizes = replace(PRESETS["smoke"], arch_lr_factor=recorded.pop("arch_lr_factor"))
+    config = sizes.search_config(variant, {**recorded, "seed": 0})
+    records = list(search(variant, digits_train, config))
     golden = GOLDEN[name]
     same_path = abs(records[0]["train_loss"] - golden["train_loss"][0]) < SAME_FLOAT_PATH
     if same_path:

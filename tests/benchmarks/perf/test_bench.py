@@ -123,7 +123,7 @@ def test_gpu_check_cpu_dry_run(tmp_path):
         assert all(result[k] > 0 for k in RESULT_KEYS), name
     assert summary["results"]["sync_check"] == {"skipped": "the sync check needs a CUDA device"}
     assert summary["results"]["bench_train_compile"]["compiled"] is True
-    assert summary["results"]["search_epoch"]["steps"] == 32  # 128 weight-half images / batch 4
+    assert summary["results"]["search_epoch"]["steps"] == 8  # 32 weight-half images / batch 4
     projection = summary["projection"]
     assert projection["stability_total_gpu_hours"] == pytest.approx(
         projection["stability_searches_gpu_hours"] + projection["stability_trainings_gpu_hours"], abs=0.11)
