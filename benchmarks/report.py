@@ -192,8 +192,10 @@ def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame 
     elif not trained and manifest.get("dataset"):
         parts.append(f"searched on the `{manifest['dataset']}` data")
     if "train_channels" in ok and len(ok) and pd.notna(ok["train_channels"].iloc[0]):
-        parts.append(f"trained network C={int(ok['train_channels'].iloc[0])}, {int(ok['train_layers'].iloc[0])} "
-                     f"cells, {int(ok['train_epochs'].iloc[0])} epochs")
+        networks = dict.fromkeys(f"C={int(r['train_channels'])}, {int(r['train_layers'])} cells, "
+                                 f"{int(r['train_epochs'])} epochs" for _, r in ok.iterrows()
+                                 if pd.notna(r["train_channels"]))
+        parts.append(("trained network " if len(networks) == 1 else "trained networks (by row) ") + " or ".join(networks))
     spaces = set(ok["space"].dropna()) if "space" in ok else set()
     if table is not None and not any(c.startswith(("FLOPs", "Params")) for c in table.columns):
         pass  # the table shows neither

@@ -171,3 +171,16 @@ def test_time_use_text_without_a_manifest_account():
     assert time_use_text({"wall_seconds": 100.0}, _trials()) == \
         "wall 100 s; trials 160 s, 12% of it outside the search and training loops"
     assert "trial times not recorded" in time_use_text({"wall_seconds": 5.0}, pd.DataFrame())
+
+
+def test_caption_names_each_trained_network_when_rows_train_differently():
+    """A study whose rows train for different lengths (the noise study's protocols) names each network, not the
+    first row's alone."""
+    from benchmarks.report import caption
+
+    rows = [{"row": f"A, {e} epochs", "seed": 0, "status": "ok", "test_acc": 90.0, "space": "darts",
+             **PROTOCOL, "train_epochs": e} for e in (3, 10)]
+    manifest = {"title": "T", "preset": "quick"}
+    text = caption(manifest, pd.DataFrame(rows))
+    assert "trained networks (by row) C=8, 5 cells, 3 epochs or C=8, 5 cells, 10 epochs" in text
+    assert "trained network C=8, 5 cells, 3 epochs;" in caption(manifest, pd.DataFrame(rows[:1]))
