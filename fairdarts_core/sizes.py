@@ -96,10 +96,10 @@ PRESETS: Registry[Sizes] = Registry("preset", {
         published_sizes=False, arch_lr_factor=30.0, gpus_per_trial=0.25,
         space_search={"nb201": {"init_channels": 8, "layers": 5, "train_limit": 2560}},
         space_train={"nb201": {"init_channels": 8, "layers": 5}}),
-    # Seconds, for tests: a tiny net on 64 (search) and 256 (training) images; 4 arch steps, the arch lr x200.
+    # Seconds, for tests: a tiny net on 64 (search) and 128 (training) images; 4 arch steps, the arch lr x200.
     "smoke": Sizes(
         "smoke", SearchConfig(epochs=2, batch_size=16, init_channels=4, layers=3, train_limit=64, gap_images=16),
-        TrainConfig(epochs=2, batch_size=32, init_channels=4, layers=3, train_limit=256, test_limit=128, cutout=8,
+        TrainConfig(epochs=2, batch_size=32, init_channels=4, layers=3, train_limit=128, test_limit=64, cutout=8,
                     drop_path_prob=0.1),
         published_sizes=False, arch_lr_factor=200.0, gpus_per_trial=0.25,
         space_search={"nb201": {"init_channels": 4, "layers": 1}},
