@@ -195,7 +195,8 @@ def caption(manifest: dict[str, Any], trials: pd.DataFrame, table: pd.DataFrame 
         networks = dict.fromkeys(f"C={int(r['train_channels'])}, {int(r['train_layers'])} cells, "
                                  f"{int(r['train_epochs'])} epochs" for _, r in ok.iterrows()
                                  if pd.notna(r["train_channels"]))
-        parts.append(("trained network " if len(networks) == 1 else "trained networks (by row) ") + " or ".join(networks))
+        label = "trained network " if len(networks) == 1 else "trained networks (by row) "
+        parts.append(label + " or ".join(networks))
     spaces = set(ok["space"].dropna()) if "space" in ok else set()
     if table is not None and not any(c.startswith(("FLOPs", "Params")) for c in table.columns):
         pass  # the table shows neither

@@ -30,8 +30,8 @@ GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "golden_search_smo
 def by_variant(*params):
     """Parameters whose first value names a variant, each in that variant's xdist group: its session-scoped
     search (`full`) runs once, on one worker, while the variants spread over the workers."""
-    return [pytest.param(*p if isinstance(p, tuple) else (p,), marks=pytest.mark.xdist_group(
-        f"registry:{p[0] if isinstance(p, tuple) else p}")) for p in params]
+    values = [p if isinstance(p, tuple) else (p,) for p in params]
+    return [pytest.param(*v, marks=pytest.mark.xdist_group(f"registry:{v[0]}")) for v in values]
 
 
 def _variant(name: str):
@@ -177,8 +177,8 @@ CROSS_CPU_LOSS, CROSS_CPU_WEIGHTS = 2e-3, 5e-2
 
 @pytest.mark.parametrize("name", ["darts", "fair_darts", "noisy_darts"])
 def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_train):
-    """Smoke preset at the recording's sizes, seed 0, one thread, against tests/fixtures/golden_search_smoke.json (its recorder
-    sits beside it)."""
+    """Smoke preset at the recording's sizes, seed 0, one thread, against
+    tests/fixtures/golden_search_smoke.json (its recorder sits beside it)."""
     variant = make_variant(name)
     recorded = dict(GOLDEN["_sizes"])
     sizes = replace(PRESETS["smoke"], arch_lr_factor=recorded.pop("arch_lr_factor"))
