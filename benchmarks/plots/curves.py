@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -164,12 +165,14 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
                     fontweight="bold")
     names = [str(v) + (f"\n({int(k)} failed)" if failed and k else "")
              for v, k in zip(frame[x], frame[failed] if failed else [0] * len(frame))]
-    ax.set_xticks(positions, names, rotation=30 if len(frame) > 4 else 0, ha="right" if len(frame) > 4 else "center",
-                  fontsize=8)
+    # Slanted labels where they would run into each other: many bars, or a label longer than its bar's slot.
+    slanted = len(frame) > 4 or max((len(line) for name in names for line in name.splitlines()), default=0) > 14
+    ax.set_xticks(positions, names, rotation=30 if slanted else 0, ha="right" if slanted else "center", fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel or y)
     if title:
-        ax.set_title(title + (f", clipped to [{limits[0]:g}, {limits[1]:g}]" if limits and yerr else "")
+        text = title + (f", clipped to [{limits[0]:g}, {limits[1]:g}]" if limits and yerr else "")
+        ax.set_title(textwrap.fill(text, int(11 * fig.get_figwidth()))
                      + ("\nhatched: one value (n=1), no error bar" if (counts == 1).any() else ""), fontsize=10)
     fig.tight_layout()
     return save(fig, path)

@@ -239,3 +239,37 @@ def test_plot_bar_with_error_marks_failed_rows_and_single_values(tmp_path):
     assert_png(plots.plot_bar_with_error(frame, tmp_path / "bar.png", "row", "mean", yerr="std", n="n",
                                          failed="failed", ylabel="accuracy (%)", title="accuracy",
                                          limits=(0, 100)))
+
+
+def test_plot_bar_with_error_keeps_long_labels_and_titles_apart(tmp_path, monkeypatch):
+    """Four rows with long labels (the noise study's): the tick labels do not run into each other (side by side,
+    or slanted far enough apart), and the title stays inside the figure."""
+    import benchmarks.plots.curves as curves
+
+    seen = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = ax.get_xticklabels()
+        seen["ticks"] = [t.get_window_extent(renderer) for t in labels]
+        seen["rotation"] = labels[0].get_rotation()
+        seen["height"] = labels[0].get_fontsize() * fig.dpi / 72  # one line of label text, in pixels
+        seen["spacing"] = float(np.diff(ax.transData.transform([(0, 0), (1, 0)])[:, 0])[0])  # between bars
+        seen["title"], seen["figure"] = ax.title.get_window_extent(renderer), fig.bbox
+        return path
+
+    monkeypatch.setattr(curves, "save", keep)
+    rows = [f"{cell}, {k}k images, 10 epochs" for k in (5, 10) for cell in ("DARTS_V2", "FairDARTS_a")]
+    frame = pd.DataFrame({"row": rows, "mean": [58.0, 57.0, 64.8, 64.3], "std": [0.9, 1.4, 0.4, 0.7]})
+    curves.plot_bar_with_error(frame, tmp_path / "bar.png", "row", "mean", yerr="std", limits=(0, 100),
+                               title="One genotype over training seeds (mean +- sd)")
+    ticks = seen["ticks"]
+    assert len(ticks) == 4
+    if seen["rotation"] == 0:
+        assert not any(a.overlaps(b) for a, b in itertools.combinations(ticks, 2))
+    else:  # parallel slanted lines: their distance across the slant exceeds a line of text
+        assert seen["spacing"] * np.sin(np.radians(seen["rotation"])) > seen["height"]
+    title, figure = seen["title"], seen["figure"]
+    assert figure.x0 <= title.x0 and title.x1 <= figure.x1
