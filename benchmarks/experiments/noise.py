@@ -34,7 +34,8 @@ PROTOCOLS = {"paper": {"published training": {}},
              "smoke": {"smoke training": {}}}
 # The quick preset on an image set other than the digits (CIFAR-10's 50,000 training images): the candidate
 # protocols for the DARTS-space studies, chosen before the calibration ran, to fit a study in <= 2 hours on 2
-# cores (one training ~200 and ~400 CPU s at C=8, 5 cells, as the digits' 10 epochs on 4,000 images take ~160 s).
+# cores. Measured on the CIFAR-10 JPEG copy (results/noise_cifar10): ~305 and ~520 s of one core a training; the
+# 10,000-image protocol has the smaller training-seed std and is the one those studies take (its notes.md).
 IMAGE_SET_PROTOCOLS = {"5k images, 10 epochs": {**QUICK_TRAIN, "train_limit": 5000},
                        "10k images, 10 epochs": {**QUICK_TRAIN, "train_limit": 10000}}
 CALIBRATION_FILE = "calibration.csv"
