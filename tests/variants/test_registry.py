@@ -15,9 +15,9 @@ from fairdarts_core.checkpoint import load_checkpoint
 from fairdarts_core.data import load_digits
 from fairdarts_core.search import search
 from fairdarts_core.search_config import SearchConfig
-from fairdarts_core.sizes import PRESETS
 from fairdarts_core.spaces import SPACES, get_space
 from fairdarts_core.train import TrainConfig, build_model
+from tests.fixtures.golden_search_record import recorded_config
 from variants import METHODS, SAMPLERS, VARIANTS, make_method, make_variant
 
 # Three epochs so that a three-stage plan (P-DARTS) gives each stage one; 16 of the 16x16 images (search_set):
@@ -180,10 +180,7 @@ def test_existing_variants_reproduce_the_recorded_smoke_searches(name, digits_tr
     """Smoke preset at the recording's sizes, seed 0, one thread, against
     tests/fixtures/golden_search_smoke.json (its recorder sits beside it)."""
     variant = make_variant(name)
-    recorded = dict(GOLDEN["_sizes"])
-    sizes = replace(PRESETS["smoke"], arch_lr_factor=recorded.pop("arch_lr_factor"))
-    config = sizes.search_config(variant, {**recorded, "seed": 0})
-    records = list(search(variant, digits_train, config))
+    records = list(search(variant, digits_train, recorded_config(variant, GOLDEN["_sizes"])))
     golden = GOLDEN[name]
     same_path = abs(records[0]["train_loss"] - golden["train_loss"][0]) < SAME_FLOAT_PATH
     if same_path:
