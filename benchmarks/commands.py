@@ -181,7 +181,7 @@ def _epoch_progress(epochs: int, shown: tuple[str, ...]):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.sizes import sizes_for
     from fairdarts_core.spaces import DEFAULT_SPACE, SELECTION_METHODS, get_space
     from fairdarts_core.variant import Sampler
     from variants import METHODS, make_method
@@ -197,7 +197,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         write_json,
     )
 
-    sizes = PRESETS.get(args.preset)
+    sizes = sizes_for(args.preset, args.dataset)
     with as_flags(args.variant_names):
         method = make_method(args.variant, **method_options(args, args.variant_names, METHODS[args.variant]),
                              **regularizer_options(args, args.regularizer_names, METHODS[args.variant]))
@@ -243,13 +243,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.sizes import sizes_for
     from fairdarts_core.spaces import space_of
 
     from .options import as_flags, collect
     from .pipeline import TRAIN_PROGRESS, run_train
 
-    sizes = PRESETS.get(args.preset)
+    sizes = sizes_for(args.preset, args.dataset)
     genotype = _genotype(args.genotype, args.space)
     space = space_of(genotype)
     overrides = collect(args, args.train_names)

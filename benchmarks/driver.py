@@ -66,12 +66,12 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     from fairdarts_core.data import load_dataset
     from fairdarts_core.nb201_table import open_table
-    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.sizes import sizes_for
 
     from .experiments import EXPERIMENTS, build_study
     from .report import time_use_line
 
-    study, sizes = EXPERIMENTS.get(args.name), PRESETS.get(args.preset)
+    study, sizes = EXPERIMENTS.get(args.name), sizes_for(args.preset, args.dataset)
     experiment = build_study(study, sizes, args.seeds, stability_dir=getattr(args, "stability_dir", None),
                              dataset=args.dataset)
     if args.cpus_per_trial <= 0:
@@ -119,9 +119,11 @@ def run(experiment: Experiment, out: Path, options: RunOptions) -> str:
               "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial}
     trials = experiment.trial_configs()
     common["trials"] = len(trials)
-    rows = sum(len(s.parse_labels()) for s in experiment.settings) * len(experiment.seeds)
+    rows = sum(len(s.parse_labels()) * len(experiment.seeds_of(s)) for s in experiment.settings)
+    own = ", ".join(f"{s.label} {len(s.seeds)}" for s in experiment.settings if s.seeds)
     print(f"experiment {experiment.name} ({experiment.title}), preset {experiment.sizes.name}: "
-          f"{len(experiment.settings)} setting(s) x {len(experiment.seeds)} seed(s) = {len(trials)} trials "
+          f"{len(experiment.settings)} setting(s) x {len(experiment.seeds)} seed(s)"
+          f"{f' (seeds of their own: {own})' if own else ''} = {len(trials)} trials "
           f"({rows} result rows); {options.gpus_per_trial:g} GPU(s) per trial; results in {out}", flush=True)
     began = time.time()
     errors = _run_tune(experiment, options, common, storage)

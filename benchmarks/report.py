@@ -164,6 +164,8 @@ def write_manifest(out: Path, options: Any, experiment: Experiment, wall_seconds
         "dataset": options.dataset,
         **({"nb201_table": options.nb201_table} if getattr(options, "nb201_table", None) else {}),
         "seeds": list(experiment.seeds),
+        **({"setting_seeds": {s.label: list(s.seeds) for s in experiment.settings if s.seeds}}
+           if any(s.seeds for s in experiment.settings) else {}),
         "settings": [s.label for s in experiment.settings],
         "git_sha": git_sha(),
         "versions": versions(),
@@ -334,7 +336,8 @@ def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: 
     lines = [f"# {manifest['title']}", ""]
     lines += [f"- command: `{manifest.get('command', '')}`",
               f"- commit: `{manifest.get('git_sha', 'unknown')}`, preset `{manifest.get('preset')}`, "
-              f"dataset `{manifest.get('dataset')}`, seeds {manifest.get('seeds')}",
+              f"dataset `{manifest.get('dataset')}`, seeds {manifest.get('seeds')}"
+              + "".join(f"; {label}: seeds {seeds}" for label, seeds in manifest.get("setting_seeds", {}).items()),
               f"- device: {manifest.get('device', '?')}; wall time {manifest.get('wall_seconds', 0):.0f} s"
               + (f" over {len(manifest['runs'])} runs (resumed)" if len(manifest.get("runs", [])) > 1 else ""),
               f"- time use: {time_use_text(manifest, trials)}",

@@ -38,6 +38,7 @@ class Setting:
     train: bool = True  # False: stop after the parse and the profile
     parses: tuple[Parse, ...] = ()  # post-hoc parse settings; none: the variant's own parse
     train_overrides: dict[str, Any] = field(default_factory=dict)  # this setting's training, over the study's
+    seeds: tuple[int, ...] = ()  # this setting's seeds instead of the study's (a random baseline's samples)
 
     def __post_init__(self) -> None:
         labels = [p.label for p in self.parses]
@@ -69,7 +70,11 @@ class Experiment:
 
     def trial_configs(self) -> list[dict[str, Any]]:
         """Every trial as a plain dict (what Ray's grid expands to, in the same order)."""
-        return [trial_config(self, s, seed) for s in self.settings for seed in self.seeds]
+        return [trial_config(self, s, seed) for s in self.settings for seed in self.seeds_of(s)]
+
+    def seeds_of(self, setting: Setting) -> tuple[int, ...]:
+        """The seeds a setting runs: its own where it has them, else the study's."""
+        return setting.seeds or self.seeds
 
     def param_space(self, common: dict[str, Any], trials: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """A Ray Tune param_space: a grid over the trials (settings x seeds, or the given subset), plus the

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from fairdarts_core import PUBLISHED_GENOTYPES, Genotype, GenotypeError, load_genotype
-from fairdarts_core.data import load_dataset
+from fairdarts_core.data import DIGITS, load_dataset
 from fairdarts_core.nb201_table import NB201Table, lookup_columns, open_table
-from fairdarts_core.sizes import PRESETS
+from fairdarts_core.sizes import sizes_for
 from fairdarts_core.spaces import DEFAULT_SPACE, get_space, space_of
 from fairdarts_core.variant import Sampler
 
@@ -79,7 +79,8 @@ def _searched(setting: dict[str, Any], config: dict[str, Any], seed: int, work: 
     if (out / "alphas.json").is_file():
         result = read_search_result(out, [label for label, _, _ in parses])
     else:
-        cfg = PRESETS.get(config["preset"]).search_config(method, {**setting["search"], "seed": seed})
+        sizes = sizes_for(config["preset"], config.get("dataset", DIGITS))
+        cfg = sizes.search_config(method, {**setting["search"], "seed": seed})
         result = run_search(method, train_set, cfg, out, device, resume=True, figures=False, parses=parses,
                             on_epoch=lambda r: report(_metrics("search", r)),
                             nb201_table=table if cfg.space == "nb201" else None)
@@ -124,7 +125,7 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
         return json.loads(done.read_text())
     began = time.time()
     setting, seed = config["setting"], config["seed"]
-    train_set, test_set = load_dataset(config.get("dataset", "digits"), config.get("data_dir"),
+    train_set, test_set = load_dataset(config.get("dataset", DIGITS), config.get("data_dir"),
                                        cache_dir=config.get("cache_dir"))
     table = open_table(config["nb201_table"]) if config.get("nb201_table") else None
     genotypes, searched, search_seconds = _searched(setting, config, seed, work, train_set, device, report, table)
@@ -187,7 +188,7 @@ def run_trial(config: dict[str, Any], work: Path, report: Report | None = None,
 def _train(genotype: Genotype, config: dict[str, Any], seed: int, out: Path, train_set, test_set, device,
            report: Report) -> dict[str, Any]:
     """Train a genotype in `out` (resumed from its checkpoint; a finished training is read back)."""
-    sizes = PRESETS.get(config["preset"])
+    sizes = sizes_for(config["preset"], config.get("dataset", DIGITS))
     tcfg = sizes.train_config(space_of(genotype).name, {**config.get("train_overrides", {}), "seed": seed})
     if (out / "result.json").is_file():
         trained = json.loads((out / "result.json").read_text())

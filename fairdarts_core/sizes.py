@@ -1,6 +1,8 @@
 """The run sizes: each preset (paper, quick, smoke) is one `Sizes`, the search and training configs a run
-starts from, per space where a space has its own. A preset's name is resolved once, where a run starts
-(`PRESETS.get(name)`: the CLI commands, the study driver, a study's trial); everything after reads the Sizes.
+starts from, per space where a space has its own, and per kind of data where an image set other than the
+bundled digits needs its own. A preset's name and the dataset are resolved once, where a run starts
+(`sizes_for(preset, dataset)`: the CLI commands, the study driver, a study's trial); everything after reads
+the Sizes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
+from .data import DIGITS
 from .registry import Registry
 from .search_config import SearchConfig
 from .spaces import DEFAULT_SPACE, get_space
@@ -43,6 +46,17 @@ class Sizes:
     gpus_per_trial: float  # a study trial's GPUs on a CUDA machine unless --gpus-per-trial says otherwise
     space_search: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # {space: its search sizes}
     space_train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # {space: its training sizes}
+    # On an image set other than the bundled digits (CIFAR-10 and its JPEG copy): the search and training sizes
+    # that replace the preset's (none: the preset's own apply to every dataset).
+    image_search: Mapping[str, Any] = field(default_factory=dict)
+    image_train: Mapping[str, Any] = field(default_factory=dict)
+
+    def for_dataset(self, dataset: str) -> Sizes:
+        """These sizes on `dataset`: the digits' as they are; on any other image set, with its own sizes."""
+        if dataset == DIGITS or not (self.image_search or self.image_train):
+            return self
+        return replace(self, search=config_from(self.search, self.image_search),
+                       train=config_from(self.train, self.image_train), image_search={}, image_train={})
 
     def search_config(self, variant: Variant, overrides: Mapping[str, Any] | None = None) -> SearchConfig:
         """The search of one variant in one space (overrides["space"], default darts): these sizes, then the
@@ -73,6 +87,15 @@ class Sizes:
         return config_from(base, overrides or {})
 
 
+# The quick preset on an image set (CIFAR-10: 50,000 training images of 10 classes, harder than the digits):
+# training 10 epochs at lr 0.05 on the first 10,000 training images, scored on the whole test set. Chosen by
+# the noise calibration (results/noise_cifar10): of the two protocols that fit a study in <= 2 hours on 2 cores,
+# the one with the smaller training-seed std (0.60 points; ~520 s of one core a training). The search takes the
+# first 2,560 images (1,280 weight + 1,280 arch, 40 steps an epoch at batch 32: NB201's quick search size),
+# fixed before any study ran on CIFAR-10 (~100 s of one core an epoch for darts_v1).
+IMAGE_SET_QUICK_SEARCH = {"train_limit": 2560}
+IMAGE_SET_QUICK_TRAIN = {"epochs": 10, "learning_rate": 0.05, "train_limit": 10000}
+
 # NB201's sizes per preset; the other sizes are the preset's (quick: 4 epochs, batch 32; smoke: 2 epochs,
 # batch 16). quick: C=8 and N=5 (the benchmark's depth at the DARTS quick preset's width) on 2,560 digits
 # (1,280 + 1,280, 40 steps an epoch), so that `darts-bench search --space nb201 --variant darts_v1 --preset
@@ -95,7 +118,8 @@ PRESETS: Registry[Sizes] = Registry("preset", {
                     drop_path_prob=0.1),
         published_sizes=False, arch_lr_factor=30.0, gpus_per_trial=0.25,
         space_search={"nb201": {"init_channels": 8, "layers": 5, "train_limit": 2560}},
-        space_train={"nb201": {"init_channels": 8, "layers": 5}}),
+        space_train={"nb201": {"init_channels": 8, "layers": 5}},
+        image_search=IMAGE_SET_QUICK_SEARCH, image_train=IMAGE_SET_QUICK_TRAIN),
     # Seconds, for tests: a tiny net on 64 (search) and 128 (training) images; 4 arch steps, the arch lr x200.
     "smoke": Sizes(
         "smoke", SearchConfig(epochs=2, batch_size=16, init_channels=4, layers=3, train_limit=64, gap_images=16),
@@ -105,3 +129,8 @@ PRESETS: Registry[Sizes] = Registry("preset", {
         space_search={"nb201": {"init_channels": 4, "layers": 1}},
         space_train={"nb201": {"init_channels": 4, "layers": 1}}),
 })
+
+
+def sizes_for(preset: str, dataset: str = DIGITS) -> Sizes:
+    """The sizes of a run: the preset by name (a one-line error names the valid ones) on that dataset."""
+    return PRESETS.get(preset).for_dataset(dataset)

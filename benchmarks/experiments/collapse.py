@@ -15,7 +15,7 @@ import pandas as pd
 from ..spec import Experiment, Setting
 from .chance import DOMINATED, chance_dominated, expected_skips, kept_edges, param_free_share
 from .nb201 import TEST, plot_ground_truth
-from .stats import bar_summary, count, groups, mean_std
+from .stats import bar_summary, count, groups, mean_std, random_seeds
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -54,8 +54,8 @@ def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
         settings += [Setting(f"{name} @ {space}", name, search=search) for name in names
                      if make_variant(name).supports(get_space(space))]
         if preset != "smoke":
-            settings += [Setting(f"{name} @ {space}", name, {"count": 1}, search={"space": space})
-                         for name in RANDOM]
+            settings += [Setting(f"{name} @ {space}", name, {"count": 1}, search={"space": space},
+                                 seeds=random_seeds(preset, seeds)) for name in RANDOM]
     protocol = "spaces " + ", ".join(SPACES[preset])
     if preset == "quick":
         protocol += "; searches: " + "; ".join(

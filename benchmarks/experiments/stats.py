@@ -142,13 +142,17 @@ def read_calibration(paths: list[Path]) -> pd.DataFrame:
 def noise_caption(trials: pd.DataFrame, calibration: pd.DataFrame) -> str:
     """The caption's sentence on the noise floor of a table's trained accuracies: per training protocol of its
     ok rows, the measured training-seed std and the smallest difference a two-sample t-test (alpha 0.05, power
-    0.8) detects at the table's n (the most ok seeds of a row); '' when nothing was trained."""
+    0.8) detects at the table's n (the most ok seeds of a method's row; a random baseline's larger n in
+    parentheses); '' when nothing was trained."""
     ok = trials[(trials["status"] == "ok") & trials.get("test_acc", pd.Series(dtype=float)).notna()] \
         if "status" in trials and "test_acc" in trials else trials.iloc[:0]
     if ok.empty:
         return ""
     protocols = [p for p in dict.fromkeys(training_protocol(r) for _, r in ok.iterrows()) if p]
-    n = int(ok.groupby("row")["seed"].nunique().max())
+    per_row = ok.groupby("row")["seed"].nunique().astype(int)
+    methods = per_row[[row not in RANDOM_BASELINES for row in per_row.index]]
+    n = int((methods if len(methods) else per_row).max())  # the methods' n; a random baseline's larger n apart
+    others = sorted({int(k) for k in per_row if k > n})
     parts = []
     for protocol in protocols:
         floor = noise_floor(calibration, protocol)
@@ -159,6 +163,7 @@ def noise_caption(trials: pd.DataFrame, calibration: pd.DataFrame) -> str:
         mdd = min_detectable_difference(std, n)
         detect = (f"at n={n} a two-sample t-test (alpha 0.05, power 0.8) detects differences of "
                   f"{mdd:.2f} points or more" if n >= 2 else f"at n={n} no test can tell rows apart")
+        detect += "".join(f" (at n={k}: {min_detectable_difference(std, k):.2f})" for k in others if k >= 2)
         parts.append(f"noise floor of this protocol ({protocol}): training-seed std {std:.2f} points "
                      f"(calibration: {cells} cells x {seeds}+ seeds); {detect}")
     return "; ".join(parts)
@@ -166,6 +171,17 @@ def noise_caption(trials: pd.DataFrame, calibration: pd.DataFrame) -> str:
 
 # ----- random baselines --------------------------------------------------------------------------------
 RANDOM_BASELINES = ("random_uniform", "random_flops_matched", "random_darts")  # in order of preference
+# A random baseline's samples per preset, at least: enough for its mean's interval (Yang et al., ICLR 2020); the
+# tests' smoke runs keep the study's seeds.
+RANDOM_SAMPLES = {"paper": 6, "quick": 6, "smoke": 1}
+
+
+def random_seeds(preset: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """The seeds of a random baseline's setting: the study's extended to the preset's RANDOM_SAMPLES, or () (the
+    study's own) where they are as many already."""
+    extra = RANDOM_SAMPLES[preset] - len(seeds)
+    start = max(seeds, default=-1) + 1
+    return tuple(seeds) + tuple(range(start, start + extra)) if extra > 0 else ()
 
 
 def random_baseline(trials: pd.DataFrame) -> str | None:

@@ -11,7 +11,18 @@ import pandas as pd
 
 from ..spec import Experiment, Setting
 from .chance import expected_skips
-from .stats import bar_summary, count, fmt_p, groups, improvement, mean_std, random_baseline, welch_p
+from .stats import (
+    RANDOM_BASELINES,
+    bar_summary,
+    count,
+    fmt_p,
+    groups,
+    improvement,
+    mean_std,
+    random_baseline,
+    random_seeds,
+    welch_p,
+)
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -37,7 +48,8 @@ def build(sizes: Sizes, seeds: tuple[int, ...], **_) -> Experiment:
     from variants import METHODS
 
     names = [n for n in METHODS if sizes.name != "smoke" or n in SMOKE_METHODS]
-    settings = tuple(Setting(name, name) for name in names)
+    settings = tuple(Setting(name, name, seeds=random_seeds(sizes.name, seeds) if name in RANDOM_BASELINES else ())
+                     for name in names)
     return Experiment(NAME, TITLE, settings, seeds, sizes,
                       train_overrides=dict(QUICK_TRAIN) if sizes.name == "quick" else {},
                       protocol="every method in the DARTS space with the same search preset (its own published "

@@ -8,6 +8,7 @@ import inspect
 import pytest
 
 from benchmarks.experiments import EXPERIMENTS, Study, build_study
+from benchmarks.experiments.stats import RANDOM_BASELINES, RANDOM_SAMPLES
 from fairdarts_core.sizes import PRESETS
 
 
@@ -32,6 +33,22 @@ def test_a_study_is_built_at_a_presets_sizes_with_its_seeds(name, preset):
     assert experiment.seeds == tuple(range(study.SEEDS[preset]))
     assert build_study(study, sizes, 2).seeds == (0, 1)
     assert {c["preset"] for c in experiment.trial_configs()} == {preset}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_trained_random_baseline_has_the_presets_samples_at_least(name, preset):
+    """A random baseline's mean needs an interval: every trained random row runs RANDOM_SAMPLES seeds or more,
+    its seeds the study's first ones (so that seed s of a method and of the baseline share the training seed)."""
+    experiment = build_study(EXPERIMENTS[name], PRESETS[preset])
+    for setting in experiment.settings:
+        seeds = experiment.seeds_of(setting)
+        if setting.variant in RANDOM_BASELINES and setting.train:
+            assert len(seeds) >= RANDOM_SAMPLES[preset], setting.label
+        assert seeds[: len(experiment.seeds)] == experiment.seeds[: len(seeds)]
+    configs = experiment.trial_configs()
+    assert len(configs) == sum(len(experiment.seeds_of(s)) for s in experiment.settings)
+    assert len({(c["setting"]["label"], c["seed"]) for c in configs}) == len(configs)
 
 
 def test_an_unknown_study_names_the_valid_ones():

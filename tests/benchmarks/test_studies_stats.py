@@ -19,6 +19,7 @@ from benchmarks.experiments.stats import (
     noise_caption,
     noise_floor,
     random_baseline,
+    random_seeds,
     training_protocol,
 )
 
@@ -42,6 +43,27 @@ def test_noise_floor_pools_the_cells_seed_variances():
     assert std == pytest.approx(math.sqrt((2 * 1.0 + 3 * np.var([95, 95, 96, 96], ddof=1)) / 5))
     assert (cells, seeds) == (2, 3)
     assert noise_floor(calibration, "other") is None
+
+
+def test_noise_caption_gives_the_rows_n_and_a_random_baselines_larger_n():
+    trials = pd.DataFrame([{"row": r, "seed": s, "status": "ok", "test_acc": 90.0 + s, **PROTOCOL}
+                           for r, seeds in (("a", 3), ("b", 3), ("random_uniform", 6)) for s in range(seeds)])
+    calibration = pd.DataFrame({"cell": ["A"] * 3, "protocol": [training_protocol(PROTOCOL)] * 3, "seed": [0, 1, 2],
+                                "accuracy": [90.0, 91.0, 92.0]})
+    text = noise_caption(trials, calibration)
+    assert text.endswith(f"at n=3 a two-sample t-test (alpha 0.05, power 0.8) detects differences of "
+                         f"{min_detectable_difference(1.0, 3):.2f} points or more "
+                         f"(at n=6: {min_detectable_difference(1.0, 6):.2f})")
+    fewer = trials[~((trials["row"] == "b") & (trials["seed"] == 2))]  # a failed seed: the table's n says so
+    assert noise_caption(fewer, calibration).endswith(f"{min_detectable_difference(1.0, 3):.2f} points or more "
+                                                      f"(at n=6: {min_detectable_difference(1.0, 6):.2f})")
+
+
+@pytest.mark.parametrize(("preset", "seeds", "expected"), [
+    ("quick", (0, 1, 2), (0, 1, 2, 3, 4, 5)), ("quick", (0, 1), (0, 1, 2, 3, 4, 5)),
+    ("quick", tuple(range(8)), ()), ("smoke", (0,), ()), ("paper", (), (0, 1, 2, 3, 4, 5))])
+def test_random_seeds_extend_the_studys_to_the_presets_samples(preset, seeds, expected):
+    assert random_seeds(preset, seeds) == expected
 
 
 def test_noise_caption_per_protocol_and_unmeasured():
@@ -146,13 +168,17 @@ def test_noise_study_trains_every_cell_under_every_protocol():
 
 
 def test_noise_study_on_another_image_set_calibrates_the_cifar_candidates():
+    """On an image set the candidates are 10 epochs on 5,000 and 10,000 images; the 10,000-image one is the quick
+    preset's own training there, the one the other studies take."""
     from benchmarks.experiments import build_study
-    from fairdarts_core.sizes import PRESETS
+    from fairdarts_core.sizes import sizes_for
 
-    configs = build_study(noise, PRESETS["quick"], 6, dataset="folder").trial_configs()
-    limits = {c["setting"]["label"]: (c["train_overrides"]["epochs"], c["train_overrides"]["train_limit"])
-              for c in configs}
-    assert limits == {f"{cell}, {n}k images, 10 epochs": (10, n * 1000) for cell in noise.CELLS for n in (5, 10)}
+    sizes = sizes_for("quick", "folder")
+    configs = build_study(noise, sizes, 6, dataset="folder").trial_configs()
+    trainings = {c["setting"]["label"]: sizes.train_config("darts", c["train_overrides"]) for c in configs}
+    assert {label: (t.epochs, t.train_limit) for label, t in trainings.items()} == {
+        f"{cell}, {n}k images, 10 epochs": (10, n * 1000) for cell in noise.CELLS for n in (5, 10)}
+    assert trainings["DARTS_V2, 10k images, 10 epochs"] == sizes.train_config("darts")
     assert len(configs) == 4 * 6
 
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.experiments.stats import mean_std
+from benchmarks.experiments.stats import improvement, mean_std
 from fairdarts_core import PUBLISHED_GENOTYPES, profile_genotype
 from tests.benchmarks.study_runs import SMOKE_TRAIN, study_run, table_of, trials_of
 
@@ -43,9 +43,16 @@ def test_stability_table(tmp_path_factory):
 def test_comparison_table(tmp_path_factory):
     out = study_run("comparison", tmp_path_factory)
     table = table_of(out)
-    assert list(table["Model"]) == ["FairDARTS_a", "FairDARTS_b"]
+    assert list(table["Model"]) == ["FairDARTS_a", "FairDARTS_b", "random_uniform"]
     rows = table.set_index("Model")
     trials = trials_of(out)
+    random = trials.loc[trials["label"] == "random_uniform"]
+    flops = random["flops_m"]
+    assert rows.loc["random_uniform", "FLOPs"] == (mean_std(flops, 0) + "M"
+                                                   if flops.nunique() > 1 else f"{flops.iloc[0]:.0f}M")
+    assert rows.loc["random_uniform", "vs random_uniform (95% CI)"] == "-"
+    assert rows.loc["FairDARTS_a", "vs random_uniform (95% CI)"] == improvement(
+        trials.loc[trials["label"] == "FairDARTS_a", "test_acc"], random["test_acc"])
     for model in ("FairDARTS_a", "FairDARTS_b"):
         prof = profile_genotype(PUBLISHED_GENOTYPES[model])
         assert rows.loc[model, "FLOPs"] == f"{prof['flops_m']:.0f}M"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fairdarts_core.search_config import SearchConfig
-from fairdarts_core.sizes import PRESETS, config_from
+from fairdarts_core.sizes import PRESETS, config_from, sizes_for
 from fairdarts_core.spaces import DEFAULT_SPACE
 from fairdarts_core.train import TrainConfig
 from variants import make_variant
@@ -65,3 +65,31 @@ def test_config_from_applies_overrides_ignores_none_and_refuses_unknown_keys():
 
 def test_the_default_space_is_the_configs_default():
     assert SearchConfig().space == DEFAULT_SPACE
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_on_the_digits_a_preset_is_its_own_sizes(name):
+    assert sizes_for(name) is PRESETS[name] and sizes_for(name, "digits") is PRESETS[name]
+
+
+def test_quick_on_an_image_set_trains_the_calibrated_protocol_and_searches_2560_images():
+    """results/noise_cifar10 chose 10 epochs on 10,000 images at lr 0.05 for CIFAR-10; the search takes 2,560."""
+    for dataset in ("folder", "cifar10"):
+        sizes = sizes_for("quick", dataset)
+        train = sizes.train_config("darts")
+        assert (train.epochs, train.learning_rate, train.train_limit) == (10, 0.05, 10000)
+        assert (train.init_channels, train.layers, train.batch_size) == (8, 5, 64)  # the quick network
+        search = sizes.search_config(make_variant("darts_v1"))
+        assert (search.train_limit, search.epochs, search.init_channels) == (2560, 4, 8)
+        assert sizes.train_config("darts", {"epochs": 3}).epochs == 3  # a run's own overrides still win
+        assert sizes.for_dataset(dataset) is sizes  # applied once
+
+
+@pytest.mark.parametrize("name", ["paper", "smoke"])
+def test_paper_and_smoke_sizes_do_not_depend_on_the_dataset(name):
+    assert sizes_for(name, "folder") is PRESETS[name]
+
+
+def test_an_unknown_preset_is_named_whatever_the_dataset():
+    with pytest.raises(ValueError, match=r"^unknown preset 'fast'"):
+        sizes_for("fast", "folder")
