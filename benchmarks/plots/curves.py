@@ -123,12 +123,15 @@ AXIS_TITLES = {"flops_m": "FLOPs of the paper-scale network (M)", "params_m": "p
 
 def plot_accuracy_vs_flops(frame: pd.DataFrame, path: str | Path, x: str = "flops_m", y: str = "accuracy",
                            label: str | None = "model") -> Path:
-    """Scatter of y against x with one text label per point; error bars from a y+'_std' column."""
+    """Scatter of y against x with one text label per point; error bars (+-1 sd, said in the title) from a
+    y+'_std' column."""
     require(frame, [x, y] + ([label] if label else []))
     fig = figure((6.5, 4.5))
     ax = fig.subplots()
     yerr = frame[f"{y}_std"] if f"{y}_std" in frame else None
     ax.errorbar(frame[x], frame[y], yerr=yerr, fmt="o", capsize=3)
+    if yerr is not None:
+        ax.set_title("points: means over seeds; bars: +-1 sd", fontsize=10)
     if label:
         for _, row in frame.iterrows():
             ax.annotate(str(row[label]), (row[x], row[y]), xytext=(4, 4), textcoords="offset points", fontsize=8)

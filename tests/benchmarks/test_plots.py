@@ -186,6 +186,19 @@ def test_plot_accuracy_vs_flops(tmp_path, with_std):
     assert_png(plots.plot_accuracy_vs_flops(frame, tmp_path / "acc.png"))
 
 
+@pytest.mark.parametrize("with_std", [True, False])
+def test_plot_accuracy_vs_flops_says_what_the_bars_are(tmp_path, monkeypatch, with_std):
+    from benchmarks.plots import curves
+    titles = []
+    real_save = curves.save
+    monkeypatch.setattr(curves, "save", lambda fig, path: (titles.append(fig.axes[0].get_title()), real_save(fig, path))[1])
+    frame = pd.DataFrame({"model": ["a", "b"], "flops_m": [1.0, 2.0], "accuracy": [60.0, 61.0]})
+    if with_std:
+        frame["accuracy_std"] = [0.5, 0.7]
+    plots.plot_accuracy_vs_flops(frame, tmp_path / "acc.png")
+    assert ("1 sd" in titles[0]) == with_std
+
+
 def test_plot_accuracy_vs_flops_names_missing_column(tmp_path):
     frame = pd.DataFrame({"model": ["a"], "flops_m": [1.0]})
     with pytest.raises(ValueError, match="accuracy"):
