@@ -30,7 +30,17 @@ VALID, TEST = "nb201_cifar10_valid", "nb201_cifar10_test"
 # from outcomes): the first 4,000 training images (2,000 train the weights, 2,000 the architecture), 15 epochs
 # of batch 64 (465 steps), C=8 with 1 cell per stage; the arch lr is each variant's published one x30 (quick
 # preset). One darts_v1 search of 10 epochs took 135 s on one core: 15 epochs ~200 s, second order ~4x;
-# 7 variants x 3 seeds ~6,000 core-seconds, ~50 minutes on 2 cores.
+# 7 variants x 3 seeds ~6,000 core-seconds, ~50 minutes on 2 cores (the first run, at f993684).
+# The rerun with all 15 variants and DARTS-PT's selection, sized before it ran from 2-epoch searches at this size
+# on one core (seconds an epoch, alone on the machine: gdas 3.3, fixed_alpha 6.5, first-order DARTS and its
+# regularized forms (drnas, sdarts_rs, beta_darts) 10.5, darts_v2 and the R-DARTS variants (second order) 27,
+# sdarts_adv 41) and one selection of a darts_v1 search (126 s at proj_intv 2: 9 tuning epochs and 6
+# decisions): 15 epochs x 3 seeds ~13,800 core-seconds of search and 45 selections ~7,400 with two trials at a
+# time, ~3 hours on 2 cores. Its questions, fixed with it: (1) which variants end above a random cell (the table's
+# expectation, 87.06) and how far from the optimum, with the published numbers beside; two methods count as
+# different only where their means differ by more than a t-test detects at n=3 with the rows' own spread;
+# (2) per variant, perturbation against argmax on the same searches: paired over seeds, test accuracy and
+# parameter-free edges (collapse); (3) fixed_alpha + selection against its published 93.80.
 QUICK_SEARCH = {"space": "nb201", "epochs": 15, "train_limit": 4000, "batch_size": 64, "init_channels": 8,
                 "layers": 1, "gap_images": 256}
 # The paper preset: NB201's search protocol (the space's paper sizes: 50 epochs, C=16, N=5, batch 64,
