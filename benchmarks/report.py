@@ -315,7 +315,8 @@ def report(out: str | Path, nb201_table: str | Path | None = None) -> list[Path]
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = module.figures(out, trials, epochs, benchmark) if (trials["status"] == "ok").any() else []
     cells = genotype_figures(out)
-    readme = write_readme(out, manifest, text, figures, cells, trials)
+    extra = [p.read_text(encoding="utf-8") for paths in written for p in paths if p.suffix == ".md"]
+    readme = write_readme(out, manifest, text, figures, cells, trials, extra)
     return [out / "table.md", out / "table.csv", *[p for paths in written for p in paths], *figures, *cells, readme]
 
 
@@ -330,9 +331,10 @@ def time_use_text(manifest: dict[str, Any], trials: pd.DataFrame | None) -> str:
 
 
 def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: list[Path],
-                 cells: list[Path], trials: pd.DataFrame | None = None) -> Path:
-    """README.md of a results folder: what ran (command, commit, versions, time and its use), the table, the
-    figures inline, and notes.md (what it shows and does not) when the folder has one."""
+                 cells: list[Path], trials: pd.DataFrame | None = None, extra: list[str] | None = None) -> Path:
+    """README.md of a results folder: what ran (command, commit, versions, time and its use), the table and
+    the study's extra Markdown tables (`extra`), the figures inline, and notes.md (what it shows and does not)
+    when the folder has one."""
     lines = [f"# {manifest['title']}", ""]
     lines += [f"- command: `{manifest.get('command', '')}`",
               f"- commit: `{manifest.get('git_sha', 'unknown')}`, preset `{manifest.get('preset')}`, "
@@ -343,6 +345,8 @@ def write_readme(out: Path, manifest: dict[str, Any], table_text: str, figures: 
               f"- time use: {time_use_text(manifest, trials)}",
               "- versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()), ""]
     lines += ["## Table", "", table_text.strip(), ""]
+    for text in extra or []:
+        lines += [text.strip(), ""]
     notes = out / "notes.md"
     if notes.is_file():
         lines += ["## What it shows, and what it does not", "", notes.read_text(encoding="utf-8").strip(), ""]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..spec import Experiment, Parse, Setting
 from .chance import kept_edges, param_free_share
-from .stats import count, groups, mean_std
+from .stats import count, fmt_p, groups, mean_std, paired_p
 
 if TYPE_CHECKING:
     from fairdarts_core.sizes import Sizes
@@ -169,6 +169,52 @@ TABLE_NOTES = ("Valid / Test: the NAS-Bench-201 table's CIFAR-10 accuracy of eac
                "edges: of the cell's 6, those holding none, skip_connect or avg_pool_3x3 (a uniformly random cell "
                "has 3.6 on average). Published: the method's NB201 CIFAR-10 numbers in the source named, searched "
                "at full scale; ours are CPU-scale searches (see the protocol).")
+
+
+SELECTION_FILE = "selection"  # selection.csv / selection.md: perturbation against argmax, paired over seeds
+SELECTION_NOTES = ("Paired over seeds: both parses of the same search, the seeds where both rows are ok. Difference: "
+                   "perturbation minus argmax, mean +- std over the pairs; p: two-sided paired t-test (needs 2+ pairs "
+                   "with differing differences). Param-free edges: of the cell's 6 (none, skip, pooling; a random "
+                   "cell has 3.6). Seconds: the search's and the selection's, mean over the pairs.")
+
+
+def selection_pairs(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per variant searched with both parses: DARTS-PT's selection against argmax on the same searches, paired
+    by seed (the study's question 2): test accuracy, its difference and paired p, parameter-free edges, seconds."""
+    rows = []
+    ok = trials[trials["status"] == "ok"] if "status" in trials else trials
+    for label in dict.fromkeys(trials.get("label", pd.Series(dtype=str))):
+        mine = ok[ok["label"] == label]
+        argmax, pt = (mine[mine["parse"].fillna("") == name].set_index("seed") for name in ("argmax", "perturbation"))
+        seeds = sorted(set(argmax.index) & set(pt.index))
+        if not seeds:
+            continue
+        a, b = argmax.loc[seeds], pt.loc[seeds]
+        a_test, b_test = (pd.to_numeric(f.get(TEST, pd.Series(index=seeds, dtype=float)), errors="coerce")
+                          for f in (a, b))
+        rows.append({"Variant": label, "Argmax test %": mean_std(a_test), "Perturbation test %": mean_std(b_test),
+                     "Difference": mean_std(b_test - a_test), "Paired p": fmt_p(paired_p(b_test, a_test)),
+                     "Param-free edges argmax": mean_std(param_free_edges(a.reset_index()), 1),
+                     "Param-free edges perturbation": mean_std(param_free_edges(b.reset_index()), 1),
+                     "Search s": mean_std(a.get("search_seconds", pd.Series(dtype=float)), 0),
+                     "Selection s": mean_std(b.get("selection_seconds", pd.Series(dtype=float)), 0),
+                     "Pairs": len(seeds), "Seeds": " ".join(str(int(s)) for s in seeds)})
+    return pd.DataFrame(rows)
+
+
+def write_files(out: Path, trials: pd.DataFrame) -> list[Path]:
+    """The report's extra files: selection.csv and selection.md, the paired comparison of the two parses (none
+    when no variant has both, e.g. the smoke preset)."""
+    from ..report import markdown
+
+    pairs = selection_pairs(trials)
+    if pairs.empty:
+        return []
+    csv, md = out / f"{SELECTION_FILE}.csv", out / f"{SELECTION_FILE}.md"
+    pairs.to_csv(csv, index=False)
+    md.write_text(f"**DARTS-PT's perturbation selection against argmax on the same searches**\n\n{markdown(pairs)}\n"
+                  f"\n{SELECTION_NOTES}\n", encoding="utf-8")
+    return [csv, md]
 
 
 def figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None = None) -> list[Path]:

@@ -184,3 +184,43 @@ def test_caption_names_each_trained_network_when_rows_train_differently():
     text = caption(manifest, pd.DataFrame(rows))
     assert "trained networks (by row) C=8, 5 cells, 3 epochs or C=8, 5 cells, 10 epochs" in text
     assert "trained network C=8, 5 cells, 3 epochs;" in caption(manifest, pd.DataFrame(rows[:1]))
+
+
+def test_nb201_report_pairs_the_two_parses_of_each_search(tmp_path):
+    """The NB201 study's selection table: perturbation against argmax on the same searches, paired by seed (a
+    seed whose perturbation row failed has no pair), written to selection.csv and shown in the README."""
+    import json
+
+    from benchmarks.report import report
+
+    cells = {"argmax": "|none~0|+|none~0|skip_connect~1|+|none~0|avg_pool_3x3~1|nor_conv_1x1~2|",
+             "perturbation": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+                             "nor_conv_3x3~2|"}
+    accuracy = {("argmax", 0): 86.0, ("argmax", 1): 90.0, ("argmax", 2): 88.0,
+                ("perturbation", 0): 93.0, ("perturbation", 1): 92.0}
+    rows = []
+    for parse, cell in cells.items():
+        genotype = json.dumps({"family": "nb201", "arch": cell})
+        for seed in (0, 1, 2):
+            failed = (parse, seed) not in accuracy
+            rows.append({"row": f"darts_v1 | {parse}", "label": "darts_v1", "parse": parse, "seed": seed,
+                         "variant": "darts_v1", "space": "nb201", "status": "error" if failed else "ok",
+                         "error": "RuntimeError: x" if failed else "", "search_seconds": 100.0 + seed,
+                         "selection_seconds": 50.0, "genotype": "" if failed else genotype,
+                         "nb201_cifar10_test": accuracy.get((parse, seed))})
+    out = tmp_path / "nb201"
+    out.mkdir()
+    pd.DataFrame(rows).to_csv(out / "trials.csv", index=False)
+    (out / "manifest.json").write_text(json.dumps({"experiment": "nb201", "title": "NB201", "preset": "quick",
+                                                   "seeds": [0, 1, 2], "wall_seconds": 1.0}))
+    report(out)
+    pairs = pd.read_csv(out / "selection.csv").iloc[0]
+    assert pairs["Variant"] == "darts_v1" and pairs["Pairs"] == 2 and pairs["Seeds"] == "0 1"
+    assert pairs["Argmax test %"] == "88.00 +- 2.83" and pairs["Perturbation test %"] == "92.50 +- 0.71"
+    assert pairs["Difference"] == "4.50 +- 3.54"  # (+7, +2)
+    assert pairs["Param-free edges argmax"] == "5.0 +- 0.0" and pairs["Param-free edges perturbation"] == "1.0 +- 0.0"
+    assert pairs["Search s"] == "100 +- 1" and pairs["Selection s"] == "50 +- 0"
+    import math  # t = 4.5 / (3.536 / sqrt 2) = 1.8 on 1 df (Cauchy): p = 1 - 2 atan(1.8) / pi
+    assert float(pairs["Paired p"]) == pytest.approx(1 - 2 * math.atan(1.8) / math.pi, abs=1e-3)
+    readme = (out / "README.md").read_text()
+    assert "perturbation selection against argmax" in readme and "| darts_v1 | 88.00 +- 2.83 |" in readme
