@@ -240,14 +240,20 @@ def plot_ground_truth(search: pd.DataFrame, path: Path, benchmark: dict | None) 
 
 def ground_truth_figures(out: Path, trials: pd.DataFrame, epochs: pd.DataFrame, benchmark: dict | None
                          ) -> list[Path]:
-    """Ground-truth test accuracy per epoch (each seed and the mean, per row) against the optimum and a random
-    cell's expectation; the ops of the final cells per row."""
+    """Ground-truth test accuracy per epoch (each seed and the mean, per row; rows parsed only by the selection
+    after the search left out) against the optimum and a random cell's expectation; the ops of the final cells."""
     from fairdarts_core import Genotype
 
     from .. import plots
 
     paths = []
     search = epochs[epochs["stage"] == "search"] if "stage" in epochs else pd.DataFrame()
+    if not search.empty and "parse" in trials and "label" in search:
+        # A row parsed only by the selection after its search (fixed_alpha) has no cell of its own per epoch: its
+        # per-epoch parse reads frozen uniform weights (every edge `none`), so it is left out of the curves.
+        parses = trials.assign(parse=trials["parse"].fillna("").astype(str)).groupby("label")["parse"]
+        selection_only = {label for label, p in parses if set(p) == {"perturbation"}}
+        search = search[~search["label"].isin(selection_only)]
     if not search.empty and TEST in search and search[TEST].notna().any():
         paths.append(plot_ground_truth(search, out / "figures" / "ground_truth_test.png", benchmark))
     ok = trials[(trials["status"] == "ok") & trials["genotype"].astype(str).str.contains('"nb201"')] \

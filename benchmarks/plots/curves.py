@@ -183,33 +183,47 @@ def plot_bar_with_error(frame: pd.DataFrame, path: str | Path, x: str, y: str, y
 
 def plot_seed_curves(frame: pd.DataFrame, column: str, path: str | Path, ylabel: str,
                      lines: dict[str, float] | None = None, title: str | None = None) -> Path:
-    """Per label, every seed's curve of `column` over epochs (thin) and their mean (thick, one colour per
-    label); `lines` draws named horizontal references (e.g. the optimum and a random cell's mean)."""
+    """Per label, every seed's curve of `column` over epochs (thin) and their mean (thick); `lines` draws named
+    horizontal references (e.g. the optimum and a random cell's mean). Up to MAX_LINES labels share one panel,
+    one colour per label; more get one panel each (shared axes), so that no line hides another."""
     from matplotlib.ticker import MaxNLocator
 
     require(frame, ["epoch", column])
     frame = frame if "label" in frame else frame.assign(label="")
     frame = frame if "seed" in frame else frame.assign(seed=0)
-    fig = figure((7.0, 4.5))
-    ax = fig.subplots()
-    for i, (label, group) in enumerate(frame.groupby("label", sort=False)):
-        colour, marker = style(i)["color"], style(i)["marker"]
+    groups = list(frame.groupby("label", sort=False))
+    by_label = len(groups) > MAX_LINES
+    ncols = min(4, len(groups)) if by_label else 1
+    nrows = -(-len(groups) // ncols) if by_label else 1
+    fig = figure((3.3 * ncols + 2.8, 2.6 * nrows + 0.9) if by_label else (7.0, 4.5), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for i, (label, group) in enumerate(groups):
+        ax = axes[i] if by_label else axes[0]
+        colour, marker = ("tab:blue", "o") if by_label else (style(i)["color"], style(i)["marker"])
         for _, seed in group.groupby("seed"):
             ax.plot(seed["epoch"] + 1, seed[column], color=colour, lw=0.7, alpha=0.45)
         mean = group.groupby("epoch")[column].mean()
         seeds = group["seed"].nunique()
         name = f"{label} (mean of {seeds} seeds)" if seeds > 1 else label
-        ax.plot(mean.index + 1, mean.values, color=colour, lw=2.0, marker=marker, ms=3.5, label=name or column)
-    for i, (name, value) in enumerate((lines or {}).items()):
-        ax.axhline(value, color="0.3", ls=(":", "-.", "--")[i % 3], lw=1.0, label=f"{name} ({value:.2f})")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(EPOCH_AXIS)
-    ax.set_ylabel(ylabel)
+        ax.plot(mean.index + 1, mean.values, color=colour, lw=2.0, marker=marker, ms=3.5,
+                label="mean over seeds (thin: each seed)" if by_label else (name or column))
+        if by_label:
+            ax.set_title(f"{label} (n={seeds})" if label else column, fontsize=9)
+    for ax in axes[:len(groups) if by_label else 1]:
+        for j, (name, value) in enumerate((lines or {}).items()):
+            ax.axhline(value, color="0.3", ls=(":", "-.", "--")[j % 3], lw=1.0, label=f"{name} ({value:.2f})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in axes[len(groups) if by_label else 1:]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(groups) - ncols):len(groups)]:  # the lowest panel of each column shows its epochs
+        ax.xaxis.set_tick_params(labelbottom=True)
+    fig.supxlabel(EPOCH_AXIS, fontsize=8)
+    fig.supylabel(ylabel, fontsize=9)
     if title:
-        ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10)
+    handles, shown = axes[0].get_legend_handles_labels()
+    fig.legend(handles, shown, loc="outside right upper", fontsize=7, frameon=False)
     return save(fig, path)
 
 

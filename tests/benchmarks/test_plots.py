@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import plots
+from benchmarks.plots.curves import MAX_LINES
 from fairdarts_core.genotype import Genotype
 from fairdarts_core.published import PUBLISHED_GENOTYPES
 from fairdarts_core.spaces.darts import EDGES, PRIMITIVES
@@ -230,15 +231,30 @@ def test_pngs_carry_no_version_and_repeat_byte_for_byte(tmp_path):
         assert "Software" not in image.info
 
 
+def labelled_epochs(labels: int, column: str, low: float, high: float) -> pd.DataFrame:
+    """`labels` labels x 2 seeds x 5 epochs of a random `column` in [low, high)."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"label": np.repeat([f"v{i}" for i in range(labels)], 10),
+                         "seed": np.tile(np.repeat([0, 1], 5), labels), "epoch": np.tile(np.arange(5), 2 * labels),
+                         column: rng.uniform(low, high, 10 * labels)})
+
+
 @pytest.mark.parametrize("labels", [2, 6])
 def test_plot_epoch_bands_one_line_per_label_or_one_panel_per_label(tmp_path, labels):
     """Up to 4 labels share a panel per column; more get a panel each; bands clip to the limits, references drawn."""
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"label": np.repeat([f"v{i}" for i in range(labels)], 10),
-                          "seed": np.tile(np.repeat([0, 1], 5), labels), "epoch": np.tile(np.arange(5), 2 * labels),
-                          "param_free_fraction": rng.uniform(0, 1, 10 * labels)})
+    frame = labelled_epochs(labels, "param_free_fraction", 0, 1)
     assert_png(plots.plot_epoch_bands(frame, ("param_free_fraction",), tmp_path / "bands.png", "share", limits=(0, 1),
                                       lines={"random cell": 0.6}))
+
+
+@pytest.mark.parametrize("labels", [2, 6])
+def test_plot_seed_curves_one_panel_or_one_panel_per_label(tmp_path, labels):
+    """Up to 4 labels share one panel (7 x 4.5 in); more get a panel each (a grid 4 panels wide), references drawn."""
+    path = plots.plot_seed_curves(labelled_epochs(labels, "accuracy", 10, 95), "accuracy", tmp_path / "curves.png", "accuracy (%)",
+                                  lines={"optimum": 94.37})
+    assert_png(path)
+    with Image.open(path) as image:
+        assert (image.height / image.width < 0.5) == (labels > MAX_LINES)
 
 
 def test_band_note_says_what_the_band_is():

@@ -76,3 +76,20 @@ def test_ground_truth_bad_input_is_one_line_and_keeps_results(tmp_path, tmp_path
     err = capsys.readouterr().err.strip()
     assert "has no 'arch' column" in err and len(err.splitlines()) == 1
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_ground_truth_curves_leave_out_rows_parsed_only_by_the_selection(tmp_path, monkeypatch):
+    """fixed_alpha's per-epoch parse reads frozen uniform weights (every edge `none`): its row has no per-epoch
+    cell of its own, so the curves show only rows with a parse of the search's weights."""
+    from benchmarks import plots
+    from benchmarks.experiments.nb201 import TEST, ground_truth_figures
+
+    drawn = {}
+    monkeypatch.setattr(plots, "plot_seed_curves", lambda frame, *a, **k: drawn.setdefault("labels", set(frame["label"])))
+    trials = pd.DataFrame({"label": ["darts", "darts", "fixed_alpha"], "parse": ["argmax", "perturbation",
+                                                                                 "perturbation"],
+                           "status": "ok", "genotype": "-"})
+    epochs = pd.DataFrame({"label": ["darts", "fixed_alpha"], "seed": 0, "epoch": 0, "stage": "search",
+                           TEST: [90.0, 10.0]})
+    ground_truth_figures(tmp_path, trials, epochs, None)
+    assert drawn["labels"] == {"darts"}
