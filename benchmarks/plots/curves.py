@@ -55,6 +55,29 @@ def band_note(limits: tuple[float | None, float | None]) -> str:
 MAX_LINES = 4  # more labels than this: one panel per label (small multiples) instead of one line per label
 
 
+def panel_grid(panels: int, by_label: bool, single: tuple[float, float], cell: tuple[float, float]):
+    """A constrained figure of `panels` panels with shared axes: one per label in rows of 4 (`cell` inches each)
+    when `by_label`, else one row (`single` inches per panel). Returns the figure, its axes and the columns."""
+    ncols = min(4, panels) if by_label else panels
+    nrows = -(-panels // ncols)
+    size = (cell[0] * ncols + 2.8, cell[1] * nrows + 0.9) if by_label else (single[0] * ncols + 2.8, single[1])
+    fig = figure(size, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel(), ncols
+
+
+def finish_panels(fig, axes, panels: int, ncols: int, ylabel: str) -> None:
+    """Hide the unused panels, show the epochs under the lowest panel of each column, label the shared axes and
+    put the first panel's legend outside, right."""
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    for ax in axes[max(0, panels - ncols):panels]:
+        ax.xaxis.set_tick_params(labelbottom=True)
+    fig.supxlabel(EPOCH_AXIS, fontsize=8)
+    fig.supylabel(ylabel, fontsize=9)
+    handles, shown = axes[0].get_legend_handles_labels()
+    fig.legend(handles, shown, loc="outside right upper", fontsize=8, frameon=False)
+
+
 def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Path, ylabel: str,
                      prefix: str = "", limits: tuple[float | None, float | None] = (None, None),
                      lines: dict[str, float] | None = None, title: str | None = None) -> Path:
@@ -72,10 +95,7 @@ def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Pa
              for c in columns}
     by_label = len(labels) > MAX_LINES
     panels = labels if by_label else list(columns)
-    ncols = min(4, len(panels)) if by_label else len(panels)
-    nrows = -(-len(panels) // ncols)
-    fig = figure((3.3 * ncols + 2.8, 2.7 * nrows + 0.9) if by_label else (4.2 * ncols + 2.8, 4.2), layout="constrained")
-    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    fig, axes, ncols = panel_grid(len(panels), by_label, (4.2, 4.2), (3.3, 2.7))
     low, high = (-np.inf if limits[0] is None else limits[0]), (np.inf if limits[1] is None else limits[1])
     for ax, panel in zip(axes, panels):
         pairs = [(panel, c) for c in columns] if by_label else [(label, panel) for label in labels]
@@ -94,14 +114,7 @@ def plot_epoch_bands(frame: pd.DataFrame, columns: Sequence[str], path: str | Pa
         elif len(columns) > 1:
             ax.set_title(names[panel], fontsize=10)
         ax.grid(alpha=0.3)
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[max(0, len(panels) - ncols):len(panels)]:  # the lowest panel of each column shows its epochs
-        ax.xaxis.set_tick_params(labelbottom=True)
-    fig.supxlabel(EPOCH_AXIS, fontsize=8)
-    fig.supylabel(ylabel, fontsize=9)
-    handles, labels_shown = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels_shown, loc="outside right upper", fontsize=8, frameon=False)
+    finish_panels(fig, axes, len(panels), ncols, ylabel)
     fig.suptitle((f"{title}\n" if title else "") + band_note(limits), fontsize=9)
     return save(fig, path)
 
@@ -193,10 +206,8 @@ def plot_seed_curves(frame: pd.DataFrame, column: str, path: str | Path, ylabel:
     frame = frame if "seed" in frame else frame.assign(seed=0)
     groups = list(frame.groupby("label", sort=False))
     by_label = len(groups) > MAX_LINES
-    ncols = min(4, len(groups)) if by_label else 1
-    nrows = -(-len(groups) // ncols) if by_label else 1
-    fig = figure((3.3 * ncols + 2.8, 2.6 * nrows + 0.9) if by_label else (7.0, 4.5), layout="constrained")
-    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    panels = len(groups) if by_label else 1
+    fig, axes, ncols = panel_grid(panels, by_label, (4.2, 4.5), (3.3, 2.6))
     for i, (label, group) in enumerate(groups):
         ax = axes[i] if by_label else axes[0]
         colour, marker = ("tab:blue", "o") if by_label else (style(i)["color"], style(i)["marker"])
@@ -209,21 +220,14 @@ def plot_seed_curves(frame: pd.DataFrame, column: str, path: str | Path, ylabel:
                 label="mean over seeds (thin: each seed)" if by_label else (name or column))
         if by_label:
             ax.set_title(f"{label} (n={seeds})" if label else column, fontsize=9)
-    for ax in axes[:len(groups) if by_label else 1]:
+    for ax in axes[:panels]:
         for j, (name, value) in enumerate((lines or {}).items()):
             ax.axhline(value, color="0.3", ls=(":", "-.", "--")[j % 3], lw=1.0, label=f"{name} ({value:.2f})")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    for ax in axes[len(groups) if by_label else 1:]:
-        ax.set_visible(False)
-    for ax in axes[max(0, len(groups) - ncols):len(groups)]:  # the lowest panel of each column shows its epochs
-        ax.xaxis.set_tick_params(labelbottom=True)
-    fig.supxlabel(EPOCH_AXIS, fontsize=8)
-    fig.supylabel(ylabel, fontsize=9)
+    finish_panels(fig, axes, panels, ncols, ylabel)
     if title:
         fig.suptitle(title, fontsize=10)
-    handles, shown = axes[0].get_legend_handles_labels()
-    fig.legend(handles, shown, loc="outside right upper", fontsize=7, frameon=False)
     return save(fig, path)
 
 

@@ -250,8 +250,8 @@ def test_plot_epoch_bands_one_line_per_label_or_one_panel_per_label(tmp_path, la
 @pytest.mark.parametrize("labels", [2, 6])
 def test_plot_seed_curves_one_panel_or_one_panel_per_label(tmp_path, labels):
     """Up to 4 labels share one panel (7 x 4.5 in); more get a panel each (a grid 4 panels wide), references drawn."""
-    path = plots.plot_seed_curves(labelled_epochs(labels, "accuracy", 10, 95), "accuracy", tmp_path / "curves.png", "accuracy (%)",
-                                  lines={"optimum": 94.37})
+    frame = labelled_epochs(labels, "accuracy", 10, 95)
+    path = plots.plot_seed_curves(frame, "accuracy", tmp_path / "curves.png", "accuracy (%)", lines={"optimum": 94.37})
     assert_png(path)
     with Image.open(path) as image:
         assert (image.height / image.width < 0.5) == (labels > MAX_LINES)
